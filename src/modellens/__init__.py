@@ -1,0 +1,59 @@
+"""modellens: what is in a model file, is it safe, and what does it need — from its headers.
+
+    >>> import modellens
+    >>> info = modellens.inspect("path/to/model")      # a file or a folder
+    >>> info.parameters, info.tensor_type, info.format, info.layout
+    >>> info.to_dict()                                  # the modellens.inspect/1 JSON
+
+Nothing here executes code from a model file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .core.errors import (
+    CorruptFileError,
+    LimitExceededError,
+    MissingDependencyError,
+    ModelLensError,
+    NotFoundError,
+    UnsafeError,
+    UnsupportedFormatError,
+)
+from .core.model import FileInfo, ModelInfo, TensorInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .names import NameInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "inspect",
+    "parse_name",
+    "ModelInfo",
+    "TensorInfo",
+    "FileInfo",
+    "ModelLensError",
+    "NotFoundError",
+    "UnsupportedFormatError",
+    "CorruptFileError",
+    "LimitExceededError",
+    "UnsafeError",
+    "MissingDependencyError",
+    "__version__",
+]
+
+
+def inspect(path: str) -> ModelInfo:
+    """The index of a model file or folder, read from headers only (no weights, no code)."""
+    from .layouts import read_path
+
+    return read_path(path)
+
+
+def parse_name(name: str) -> "NameInfo":
+    """What a model name says: family, sizes, variant, quantization, release …"""
+    from .names import parse_name as _parse
+
+    return _parse(name)

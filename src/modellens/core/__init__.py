@@ -1,0 +1,1 @@
+"""The vocabulary every part of modellens shares; imports no other part of the package."""

@@ -1,0 +1,104 @@
+"""Folder layouts and the one entry point for any path: :func:`read_path`.
+
+A layout module registers ``LayoutSpec(id, detect(tree) -> int, read(tree, path_hint) -> ModelInfo)``.
+``read_path`` picks the most confident layout for a folder (or for a file that is one part of
+a layout, such as a split GGUF shard or an ``*.index.json``); a folder no layout claims is read
+file by file (``layouts/files.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..core.errors import NotFoundError
+from ..core.io import LocalTree, Tree
+from ..core.model import FileInfo, ModelInfo, TensorInfo
+from ..formats import read_file
+
+__all__ = ["LayoutSpec", "register", "layouts", "read_path", "read_tree_file", "relocate"]
+
+
+@dataclass(frozen=True)
+class LayoutSpec:
+    id: str
+    detect: Callable[[Tree], int]
+    read: Callable[[Tree], ModelInfo]
+    description: str = ""
+    # For a single file that belongs to this layout: the folder tree to read instead, or None.
+    claim_file: Callable[[Path], Tree | None] | None = None
+
+
+_REGISTRY: dict[str, LayoutSpec] = {}
+_loaded = False
+
+
+def register(spec: LayoutSpec) -> LayoutSpec:
+    if spec.id in _REGISTRY:
+        raise ValueError(f"layout {spec.id!r} registered twice")
+    _REGISTRY[spec.id] = spec
+    return spec
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for mod in pkgutil.iter_modules(__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{mod.name}")
+        _loaded = True
+
+
+def layouts() -> dict[str, LayoutSpec]:
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def read_tree(tree: Tree) -> ModelInfo:
+    """Read a folder: the most confident layout, else file by file."""
+    _load_all()
+    scored = [(spec.detect(tree), spec) for spec in _REGISTRY.values()]
+    score, spec = max(scored, key=lambda s: s[0])
+    if score <= 0:
+        raise AssertionError("the 'files' layout accepts every folder")  # pragma: no cover
+    return spec.read(tree)
+
+
+def read_path(path: str | os.PathLike[str]) -> ModelInfo:
+    """Inspect a file or folder from its headers: the library form of ``modellens inspect``."""
+    p = Path(path)
+    if p.is_dir():
+        return read_tree(LocalTree(p))
+    if not p.exists():
+        raise NotFoundError(f"{path}: no such file or directory")
+    _load_all()
+    for spec in _REGISTRY.values():
+        if spec.claim_file is not None:
+            tree = spec.claim_file(p)
+            if tree is not None:
+                return spec.read(tree)
+    return read_file(str(p))
+
+
+def relocate(tensors: Iterable[TensorInfo], file: str) -> list[TensorInfo]:
+    """The tensors with their ``file`` set to ``file`` (a path relative to the layout's root)."""
+    return [replace(t, file=file) for t in tensors]
+
+
+def read_tree_file(tree: Tree, rel: str) -> ModelInfo:
+    """Read one file of a tree, with tensor and file paths relative to the tree."""
+    src = tree.open(rel)
+    try:
+        info = read_file(rel, src)
+    finally:
+        src.close()
+    return replace(
+        info,
+        source=rel,
+        files=tuple(FileInfo(rel, f.format, f.size_bytes) for f in info.files),
+        tensors=tuple(relocate(info.tensors, rel)),
+    )
