@@ -33,10 +33,11 @@ def detect(probe: Probe) -> int:
     if len(head) < 10:
         return 0
     (n,) = struct.unpack_from("<Q", head)
-    if n < 2 or n > probe.size - 8:
+    # The header is a JSON object: '{' then a key, or '}' for no tensors (writers pad only at
+    # the end).  A length beyond the file still means safetensors: the reader says what is wrong.
+    if n < 2 or head[8:9] != b"{" or head[9:10] not in (b'"', b"}", b" ", b"\n"):
         return 0
-    # The header starts with '{' (safetensors may pad with spaces only at its end).
-    return 100 if head[8:9] == b"{" else 0
+    return 100 if n <= probe.size - 8 else 60
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
