@@ -30,6 +30,10 @@ class Limits:
     max_json_bytes: int = 64 * 2**20  # config.json, index json, tokenizer_config …
     max_pickle_bytes: int = 1 * 2**30  # one pickle stream walked statically
     max_pickle_ops: int = 50_000_000
+    max_pickle_stack: int = 1 << 20  # items on the pickle machine's stack at once
+    max_pickle_memo: int = 10_000_000  # memo entries
+    max_pickle_depth: int = 2_000  # open MARKs, and nesting of containers built by a pickle
+    max_decompressed_bytes: int = 1 * 2**30  # a compressed stream (joblib) inflated in memory
     max_tensors: int = 10_000_000
     max_zip_members: int = 1_000_000
     max_kv_pairs: int = 1_000_000  # GGUF metadata entries
