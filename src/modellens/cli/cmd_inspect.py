@@ -47,6 +47,8 @@ def _arch_line(arch: dict[str, Any]) -> str:
 
 
 def _quant_line(q: dict[str, Any]) -> str:
+    if q.get("summary"):
+        return safe_text(q["summary"], 400)
     parts = [str(q.get("method") or "unknown method")]
     for key in ("file_type", "bits", "group_size", "scheme", "format_variant"):
         if q.get(key) not in (None, ""):
@@ -74,7 +76,7 @@ def _render(info: ModelInfo, show_tensors: bool, tensors: list, limit: int | Non
         grid.add_row("tensor type", f"[bold]{info.tensor_type}[/bold]")
         grid.add_row("by dtype", _dtype_line(info))
     n_weight_files = sum(1 for f in info.files if f.format)
-    grid.add_row("size on disk", f"{format_bytes(info.size_bytes)} in {len(info.files)} files"
+    grid.add_row("size on disk", f"{format_bytes(info.size_bytes)} in {len(info.files)} file{'s' if len(info.files) != 1 else ''}"
                  + (f" ({n_weight_files} with weights)" if n_weight_files != len(info.files) else ""))
     grid.add_row("tensors", f"{len(info.tensors):,}")
     if info.aliases:

@@ -125,7 +125,8 @@ class ModelInfo:
         for t in self.tensors:
             if t.alias_of is None:
                 acc[t.dtype] = acc.get(t.dtype, 0) + t.parameters
-        return dict(sorted(acc.items(), key=lambda kv: (-kv[1], kv[0])))
+        # dtypes that only hold bookkeeping (quantization scales …) carry no parameters
+        return dict(sorted(((k, v) for k, v in acc.items() if v), key=lambda kv: (-kv[1], kv[0])))
 
     @cached_property
     def tensor_type(self) -> str:

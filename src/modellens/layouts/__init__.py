@@ -19,8 +19,9 @@ from ..core.errors import NotFoundError
 from ..core.io import LocalTree, Tree
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from ..formats import read_file
+from ..quant import analyze
 
-__all__ = ["LayoutSpec", "register", "layouts", "read_path", "read_tree_file", "relocate"]
+__all__ = ["LayoutSpec", "register", "layouts", "read_path", "read_tree_file", "relocate", "analyzed"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def read_path(path: str | os.PathLike[str]) -> ModelInfo:
             tree = spec.claim_file(p)
             if tree is not None:
                 return spec.read(tree)
-    return read_file(str(p))
+    return analyzed(read_file(str(p)))
 
 
 def relocate(tensors: Iterable[TensorInfo], file: str) -> list[TensorInfo]:
@@ -89,8 +90,15 @@ def relocate(tensors: Iterable[TensorInfo], file: str) -> list[TensorInfo]:
     return [replace(t, file=file) for t in tensors]
 
 
+def analyzed(info: ModelInfo) -> ModelInfo:
+    """The file's index with quantization read from its tensors (no config at hand)."""
+    tensors, quantization = analyze(info.tensors, info.quantization)
+    return replace(info, tensors=tensors, quantization=quantization)
+
+
 def read_tree_file(tree: Tree, rel: str) -> ModelInfo:
-    """Read one file of a tree, with tensor and file paths relative to the tree."""
+    """Read one file of a tree, with tensor and file paths relative to the tree (quantization
+    is left to the caller, which may know the config)."""
     src = tree.open(rel)
     try:
         info = read_file(rel, src)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..core.errors import ModelLensError, NotFoundError, UnsupportedFormatError
 from ..core.io import Tree
 from ..core.model import FileInfo, ModelInfo
-from . import LayoutSpec, read_tree_file, register
+from . import LayoutSpec, analyzed, read_tree_file, register
 from .hf import WEIGHT_EXTENSIONS
 
 
@@ -25,7 +25,7 @@ def read(tree: Tree) -> ModelInfo:
     warnings: list[str] = []
     for rel in files:
         try:
-            components.append(read_tree_file(tree, rel))
+            components.append(analyzed(read_tree_file(tree, rel)))
         except UnsupportedFormatError:
             if rel.lower().endswith(WEIGHT_EXTENSIONS):
                 warnings.append(f"{rel}: not a recognised model format")

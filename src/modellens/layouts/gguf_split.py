@@ -13,6 +13,7 @@ from pathlib import Path
 from ..core.errors import CorruptFileError
 from ..core.io import LocalTree, Tree
 from ..core.model import FileInfo, ModelInfo
+from ..quant import analyze
 from . import LayoutSpec, read_tree_file, register
 
 _PART = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
@@ -65,6 +66,7 @@ def read(tree: Tree) -> ModelInfo:
         raise CorruptFileError(tree.name, f"split.tensors.count says {declared} tensors, the parts hold {len(tensors)}")
     for info in infos:
         warnings += [f"{info.source}: {w}" for w in info.warnings]
+    tensors, quantization = analyze(tensors, first.quantization)
     return ModelInfo(
         source=str(Path(tree.name) / f"{stem}-*-of-{count:05d}.gguf"),
         format="gguf",
@@ -73,7 +75,7 @@ def read(tree: Tree) -> ModelInfo:
         tensors=tensors,
         metadata=first.metadata,
         architecture=first.architecture,
-        quantization=first.quantization,
+        quantization=quantization,
         warnings=tuple(warnings),
     )
 

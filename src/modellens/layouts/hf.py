@@ -26,6 +26,7 @@ from typing import Any
 from ..core.errors import CorruptFileError
 from ..core.io import LIMITS, LocalTree, Tree
 from ..core.model import FileInfo, ModelInfo, TensorInfo
+from ..quant import analyze
 from . import LayoutSpec, read_tree_file, register
 
 __all__ = ["WeightSet", "select_weights", "read_weights", "architecture_from_config", "read_json"]
@@ -290,9 +291,9 @@ def read_folder(tree: Tree, folder: str = "", layout: str = "hf-transformers") -
             metadata["hints"] = ["chat template present: probably instruction-tuned"]
     if len(parts) == 1 and parts[0].metadata:
         metadata["file_metadata"] = parts[0].metadata
-    quant_from_files = next((p.quantization for p in parts if p.quantization), None)
     if quantization is None:
-        quantization = quant_from_files
+        quantization = next((p.quantization for p in parts if p.quantization), None)
+    tensors, quantization = analyze(tensors, quantization)
     if architecture is None:
         architecture = next((p.architecture for p in parts if p.architecture), None)
     fmts = sorted(set(weight_formats.values()))
@@ -307,7 +308,7 @@ def read_folder(tree: Tree, folder: str = "", layout: str = "hf-transformers") -
         format=fmts[0] if len(fmts) == 1 else ("mixed" if fmts else None),
         layout=layout,
         files=tuple(files),
-        tensors=tuple(tensors),
+        tensors=tensors,
         metadata=metadata,
         architecture=architecture,
         quantization=quantization,
