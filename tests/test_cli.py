@@ -136,3 +136,31 @@ def test_debug_shows_traceback(tmp_path):
 def test_python_dash_m_and_help():
     res = run_cli("--help")
     assert res.code == 0 and "inspect" in res.stdout
+
+
+def _laughs(levels: int = 30) -> bytes:
+    """A 'billion laughs' pickle: each list holds the previous one 10 times through the memo."""
+    import pickle
+
+    obj: list = ["lol"]
+    for _ in range(levels):
+        obj = [obj] * 10
+    return pickle.dumps(obj, protocol=4)
+
+
+@pytest.mark.parametrize("payload", [
+    b"\x80\x02" + b"(" * 1_000_000 + b".",  # a million MARKs
+    b"\x80\x02" + b"]" * 2_000_000 + b".",  # two million empty lists on the stack
+    b"\x80\x04\x8e" + struct.pack("<Q", 2**60) + b"x" * 10 + b".",  # BINBYTES8 claiming an exabyte
+    b"\x80\x02X" + struct.pack("<I", 2**31) + b"abc.",  # BINUNICODE longer than the file
+    _laughs(),  # exponential fan-out through memo references
+], ids=["marks", "lists", "binbytes8", "binunicode", "laughs"])
+def test_hostile_pickles_bounded(tmp_path, payload):
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(payload)
+    res = run_cli("inspect", path, "--json", **BOUNDED)
+    # either a one-line error, or an answer: never a crash, a hang or an allocation blow-up
+    assert res.code in (0, 2), res.stderr
+    assert "Traceback" not in res.stderr
+    if res.code == 2:
+        assert len(res.stderr.strip().splitlines()) == 1
