@@ -143,6 +143,11 @@ def test_nested_checkpoint_with_optimizer(tmp_path):
     expected = sum(t.numel() for t in model.state_dict().values()) + sum(
         t.numel() for st in opt.state_dict()["state"].values() for t in st.values())
     assert info.parameters == expected
+    # the weights and the optimizer's state are told apart
+    assert info.groups == {
+        "state_dict": sum(p.numel() for p in model.parameters()),
+        "optimizer": sum(t.numel() for st in opt.state_dict()["state"].values() for t in st.values()),
+    }
     assert info.metadata["epoch"] == 3
     assert info.metadata["config"] == {"lr": 1e-3, "name": "run-1", "layers": [3, 4, 2]}
     assert info.metadata["optimizer.param_groups"][0]["lr"] == 1e-3

@@ -75,6 +75,8 @@ def _render(info: ModelInfo, show_tensors: bool, tensors: list, limit: int | Non
     if info.dtypes:
         grid.add_row("tensor type", f"[bold]{info.tensor_type}[/bold]")
         grid.add_row("by dtype", _dtype_line(info))
+    if 1 < len(info.groups) <= 8 and info.format in ("pytorch-zip", "pytorch-legacy", "pickle", "joblib"):
+        grid.add_row("by group", " · ".join(f"{safe_text(g, 40)} {format_count(n)}" for g, n in info.groups.items()))
     n_weight_files = sum(1 for f in info.files if f.format)
     grid.add_row("size on disk", f"{format_bytes(info.size_bytes)} in {len(info.files)} file{'s' if len(info.files) != 1 else ''}"
                  + (f" ({n_weight_files} with weights)" if n_weight_files != len(info.files) else ""))

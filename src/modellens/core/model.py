@@ -134,6 +134,17 @@ class ModelInfo:
         return "·".join(self.dtypes)
 
     @cached_property
+    def groups(self) -> dict[str, int]:
+        """Parameters per top-level name component (``model``, ``optimizer``, ``lm_head`` …):
+        in a training checkpoint this separates the weights from the optimizer's state."""
+        acc: dict[str, int] = {}
+        for t in self.tensors:
+            if t.alias_of is None:
+                head = t.name.split(".", 1)[0]
+                acc[head] = acc.get(head, 0) + t.parameters
+        return acc
+
+    @cached_property
     def aliases(self) -> dict[str, str]:
         """Tensors that are the same storage view as an earlier one: name -> original."""
         return {t.name: t.alias_of for t in self.tensors if t.alias_of is not None}
@@ -155,6 +166,7 @@ class ModelInfo:
             "architecture": self.architecture,
             "metadata": self.metadata,
             "shared_tensors": self.aliases,
+            "parameter_groups": self.groups if len(self.groups) <= 64 else {},
             "warnings": list(self.warnings),
         }
         if self.components:
