@@ -11,13 +11,12 @@ Adding a format is adding a module: the package imports every module in it on fi
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
+from ..core.registry import Registry
 from ..core.errors import CorruptFileError, UnsupportedFormatError
 from ..core.io import LIMITS, ByteSource, LocalFile, check_limit
 from ..core.model import ModelInfo
@@ -96,37 +95,18 @@ class FormatSpec:
     aliases: tuple[str, ...] = field(default=())
 
 
-_REGISTRY: dict[str, FormatSpec] = {}
-_loaded = False
-
-
-def register(spec: FormatSpec) -> FormatSpec:
-    if spec.id in _REGISTRY:
-        raise ValueError(f"format {spec.id!r} registered twice")
-    _REGISTRY[spec.id] = spec
-    return spec
-
-
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
-    _loaded = True
+_REGISTRY: Registry[FormatSpec] = Registry(__name__, __path__, "format")
+register = _REGISTRY.register
 
 
 def formats() -> dict[str, FormatSpec]:
-    _load_all()
-    return dict(_REGISTRY)
+    return dict(_REGISTRY.all())
 
 
 def detect(probe: Probe) -> FormatSpec | None:
     """The most confident format for the probed file, or None."""
-    _load_all()
     best: tuple[int, int, FormatSpec] | None = None
-    for spec in _REGISTRY.values():
+    for spec in _REGISTRY.all().values():
         score = spec.detect(probe)
         if score <= 0:
             continue

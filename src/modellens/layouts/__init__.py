@@ -8,13 +8,12 @@ file by file (``layouts/files.py``).
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..core.registry import Registry
 from ..core.errors import NotFoundError
 from ..core.io import LocalTree, Tree
 from ..core.model import FileInfo, ModelInfo, TensorInfo
@@ -34,35 +33,17 @@ class LayoutSpec:
     claim_file: Callable[[Path], Tree | None] | None = None
 
 
-_REGISTRY: dict[str, LayoutSpec] = {}
-_loaded = False
-
-
-def register(spec: LayoutSpec) -> LayoutSpec:
-    if spec.id in _REGISTRY:
-        raise ValueError(f"layout {spec.id!r} registered twice")
-    _REGISTRY[spec.id] = spec
-    return spec
-
-
-def _load_all() -> None:
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
+_REGISTRY: Registry[LayoutSpec] = Registry(__name__, __path__, "layout")
+register = _REGISTRY.register
 
 
 def layouts() -> dict[str, LayoutSpec]:
-    _load_all()
-    return dict(_REGISTRY)
+    return dict(_REGISTRY.all())
 
 
 def read_tree(tree: Tree) -> ModelInfo:
     """Read a folder: the most confident layout, else file by file."""
-    _load_all()
-    scored = [(spec.detect(tree), spec) for spec in _REGISTRY.values()]
+    scored = [(spec.detect(tree), spec) for spec in _REGISTRY.all().values()]
     score, spec = max(scored, key=lambda s: s[0])
     if score <= 0:
         raise AssertionError("the 'files' layout accepts every folder")  # pragma: no cover
@@ -76,8 +57,7 @@ def read_path(path: str | os.PathLike[str]) -> ModelInfo:
         return read_tree(LocalTree(p))
     if not p.exists():
         raise NotFoundError(f"{path}: no such file or directory")
-    _load_all()
-    for spec in _REGISTRY.values():
+    for spec in _REGISTRY.all().values():
         if spec.claim_file is not None:
             tree = spec.claim_file(p)
             if tree is not None:
