@@ -71,8 +71,9 @@ def test_human_summary(st_file):
 def test_usage_errors_exit_2(tmp_path):
     res = run_cli("inspect")
     assert res.code == 2 and "Traceback" not in res.stderr
+    assert "Missing argument" in res.stderr and "unexpected" not in res.stderr
     res = run_cli("inspect", tmp_path / "x", "--no-such-option")
-    assert res.code == 2
+    assert res.code == 2 and "No such option" in res.stderr
 
 
 def test_not_found():

@@ -11,10 +11,13 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 
 from ..core.errors import ModelLensError
+
+# Typer < 0.26 raises click's exceptions, later versions their vendored copies: find the
+# usage-error base class through a public name instead of importing click.
+_USAGE_ERRORS = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 app = typer.Typer(
     name="modellens",
@@ -48,12 +51,12 @@ def run(argv: list[str] | None = None) -> None:
         args.remove("--debug")
     try:
         rv = app(args=args, prog_name="modellens", standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
-    except click.ClickException as e:  # usage errors: bad option, missing argument
-        e.show()
+    except _USAGE_ERRORS as e:  # usage errors: bad option, missing argument
+        e.show()  # type: ignore[attr-defined]
         raise SystemExit(2) from None
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print("modellens: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
     except BrokenPipeError:
