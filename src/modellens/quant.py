@@ -128,11 +128,18 @@ def _sibling(names: set[str], name: str, suffix: str, sibling: str) -> bool:
     return (base + sibling) in names or (name + sibling.removeprefix(".weight")) in names
 
 
+# Every method stores its quantized weights in one of these containers: a model without any
+# of them (a plain F32/F16/BF16 checkpoint) needs no closer look.
+_CONTAINERS = frozenset({"I32", "U32", "I16", "U16", "I8", "U8"})
+
+
 def _method_from_tensors(tensors: list[TensorInfo]) -> tuple[str | None, list[str]]:
+    if not any(t.dtype in _CONTAINERS or t.dtype.startswith("F8_") for t in tensors):
+        return None, []
     names = {t.name for t in tensors}
     best: tuple[int, str | None, list[str]] = (0, None, [])
     for m in METHODS:
-        hits = [t.name for t in tensors if any(t.name.endswith(s) for s in m.evidence)]
+        hits = [t.name for t in tensors if t.name.endswith(m.evidence)] if m.evidence else []
         if m.id == "mlx":  # U32 weights next to scales and biases
             hits = [t.name for t in tensors if t.dtype == "U32" and t.name.endswith(".weight")
                     and t.name[:-7] + ".scales" in names and t.name[:-7] + ".biases" in names]
@@ -317,7 +324,7 @@ def analyze(tensors: Iterable[TensorInfo], config_quant: dict[str, Any] | None =
 
 
 def _role(spec: MethodSpec, t: TensorInfo, names: set[str]) -> str | None:
-    if any(t.name.endswith(s) for s in spec.overhead):
+    if t.name.endswith(spec.overhead):
         # ".scales" of MLX is overhead; a bare ".weight_scale" of compressed-tensors too
         return "overhead"
     for suffix in spec.packed:
