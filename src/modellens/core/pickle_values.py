@@ -176,6 +176,7 @@ class Event(NamedTuple):
     opcode: str
     target: Any = None
     detail: str = ""
+    node: Any = None  # call: the Call built (None when folded); build on a non-Call: the Build
 
 
 class PickleError(NamedTuple):

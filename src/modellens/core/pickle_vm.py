@@ -243,8 +243,9 @@ class _Machine:
                 return raw
             raise _Fail(at, f"cannot decode a Python 2 string as {self.encoding} ({e})") from None
 
-    def event(self, kind: str, at: int, op: int, target: Any = None, detail: str = "") -> None:
-        self.result.events.append(Event(kind, at, ops.OPNAMES.get(op, "?"), target, detail))
+    def event(self, kind: str, at: int, op: int, target: Any = None, detail: str = "",
+              node: Any = None) -> None:
+        self.result.events.append(Event(kind, at, ops.OPNAMES.get(op, "?"), target, detail, node))
 
     def make_global(self, module: Any, gname: Any, at: int, op: int, proto: int) -> Global:
         detail = ""
@@ -265,17 +266,18 @@ class _Machine:
 
     def make_call(self, func: Any, args: Any, kind: str, at: int, op: int,
                   kwargs: Any = None) -> Any:
-        self.event("call", at, op, func, kind)
         if kind == "reduce" and isinstance(func, Global) and not func.obfuscated:
             folded = _fold(func, args)
             if folded is not _NOFOLD:
+                self.event("call", at, op, func, kind)
                 if isinstance(folded, (set, frozenset)):
                     self.nest(folded, folded, at)
                 return folded
+        c = Call(func, args, kind, at, kwargs)
+        self.event("call", at, op, func, kind, c)
         if kind in ("reduce", "newobj") and not isinstance(args, (tuple, Sym)):
             self.event("anomaly", at, op, func, f"{kind} arguments are {type(args).__name__}, "
                        "not a tuple (CPython raises)")
-        c = Call(func, args, kind, at, kwargs)
         self.nest(c, (func, args, kwargs), at)
         return c
 
@@ -315,6 +317,9 @@ class _Machine:
                 raise underflow(at)
             if key not in memo and len(memo) >= max_memo:
                 raise _Fail(at, f"more than {max_memo} memo entries", True)
+            if key in memo and memo[key] is not stack[-1]:
+                self.event("anomaly", at, 0x70, None, f"memo entry {key} overwritten "
+                           "(no pickler does that)")
             memo[key] = stack[-1]
 
         def blob(at: int, n: int, kind: str) -> Any:
@@ -352,8 +357,9 @@ class _Machine:
                         raise self.truncated(pos, 1)
                     key = mv[pos]
                     if len(stack) <= (marks[-1] if marks else 0) or (
-                            key not in memo and len(memo) >= max_memo):
-                        memo_put(key, at)  # raises the right error
+                            key not in memo and len(memo) >= max_memo) or (
+                            key in memo and memo[key] is not stack[-1]):
+                        memo_put(key, at)  # raises the right error, or notes the overwrite
                     memo[key] = stack[-1]
                     pos += 1
                 elif op == 0x94:  # MEMOIZE
@@ -483,7 +489,8 @@ class _Machine:
                     else:
                         b = Build(obj, state, at)
                         nest(b, (obj, state), at)
-                        self.event("build", at, op, obj if isinstance(obj, Global) else None)
+                        self.event("build", at, op, obj if isinstance(obj, Global) else None,
+                                   node=b)
                         if not isinstance(obj, Sym):
                             self.event("anomaly", at, op, None,
                                        f"BUILD on {type(obj).__name__} (CPython raises)")
