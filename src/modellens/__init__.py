@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "inspect",
     "parse_name",
+    "convert",
     "ModelInfo",
     "TensorInfo",
     "FileInfo",
@@ -57,3 +58,13 @@ def parse_name(name: str) -> "NameInfo":
     from .names import parse_name as _parse
 
     return _parse(name)
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # ``modellens.convert(src, dst, **options)``: the convert package is callable; imported on
+    # first use so ``import modellens`` stays cheap.
+    if name == "convert":
+        import importlib
+
+        return importlib.import_module(".convert", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
