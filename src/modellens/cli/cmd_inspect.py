@@ -100,6 +100,8 @@ def _render(info: ModelInfo, show_tensors: bool, tensors: list, limit: int | Non
             text += f" · … {len(notable) - len(shown)} more (--json)"
         grid.add_row("metadata", text)
     con.print(grid)
+    if info.graph:
+        _render_graph(con, info.graph)
     if info.components:
         table = Table(title="components", title_justify="left", show_edge=False)
         for col in ("name", "format", "parameters", "tensor type", "size"):
@@ -126,13 +128,64 @@ def _render(info: ModelInfo, show_tensors: bool, tensors: list, limit: int | Non
             con.print(f"[dim]… {len(tensors) - len(rows)} more tensors (raise --limit)[/dim]")
 
 
+# --- graph formats (ONNX, TFLite, OpenVINO IR, Core ML, TensorRT): the graph I/O section -------
+
+def _dims(shape: Any) -> str:
+    if shape is None:
+        return "?"
+    if not shape:
+        return "scalar"
+    return "×".join("?" if d is None else safe_text(d, 40) for d in shape)
+
+
+def _render_graph(con: Any, graph: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="graph inputs and outputs", title_justify="left", show_edge=False)
+    for col in ("", "name", "dtype", "shape"):
+        table.add_column(col)
+    for kind in ("inputs", "outputs"):
+        for e in graph.get(kind) or []:
+            q = e.get("quantization")
+            extra = f" (scale {q['scale']}, zero point {q['zero_point']})" if isinstance(q, dict) and "scale" in q else ""
+            table.add_row(kind[:-1], safe_text(e.get("name", ""), 80), safe_text(e.get("dtype") or "?", 40) + extra,
+                          _dims(e.get("shape")))
+    if table.row_count:
+        con.print(table)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    ops = graph.get("operators") or {}
+    if ops:
+        shown = list(ops.items())[:12]
+        text = " · ".join(f"{safe_text(k, 60)} {v}" for k, v in shown)
+        if len(ops) > len(shown):
+            text += f" · … {len(ops) - len(shown)} more (--json)"
+        grid.add_row("operators", f"{graph.get('node_count', sum(ops.values())):,} nodes: {text}")
+    if graph.get("opsets"):
+        grid.add_row("opsets", " · ".join(f"{safe_text(k, 60)} {safe_text(v, 40)}" for k, v in graph["opsets"].items()))
+    for key, label in (("runtime_version", "runtime"), ("min_runtime_version", "min runtime"),
+                       ("ir_version", "IR version"), ("model_type", "model type"), ("framework", "framework")):
+        if graph.get(key) is not None:
+            grid.add_row(label, safe_text(graph[key], 80))
+    if graph.get("signatures"):
+        grid.add_row("signatures", safe_text(", ".join(graph["signatures"]), 200))
+    if graph.get("custom_operators"):
+        grid.add_row("custom ops", safe_text(", ".join(graph["custom_operators"]), 200))
+    if grid.row_count:
+        con.print(grid)
+
+
 @app.command("inspect")
 def inspect_cmd(
-    path: str = typer.Argument(..., help="A model file or folder."),
+    path: str = typer.Argument(..., help="A model file or folder, or a hub repo: hf://org/repo[@rev][/path], "
+                               "ms://org/repo[@rev], org/repo."),
     json_out: bool = typer.Option(False, "--json", help="Print the modellens.inspect/1 JSON object."),
     tensors: bool = typer.Option(False, "--tensors", "-t", help="Show the tensor table."),
     filter_: Optional[str] = typer.Option(None, "--filter", "-f", help="Only tensors whose name matches this regex."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="At most N tensors in the table / JSON."),
+    offline: bool = typer.Option(False, "--offline", help="Hub repos: answer from the header cache only, no network."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Hub repos: neither read nor write the header cache."),
 ) -> int:
     """What is in a model file or folder: format, parameters, dtypes, architecture, quantization."""
     from ..layouts import read_path
@@ -141,13 +194,37 @@ def inspect_cmd(
         pattern = re.compile(filter_) if filter_ else None
     except re.error as e:
         raise ModelLensError(f"--filter: invalid regular expression ({e})") from e
-    info = read_path(path)
+    from ..hub import is_remote_source
+
+    transfer = None
+    if is_remote_source(path):
+        from ..hub import read_remote
+
+        result = read_remote(path, offline=True if offline else None, use_cache=not no_cache)
+        info, transfer = result.info, result.transfer
+    else:
+        info = read_path(path)
     selected = [t for t in info.tensors if pattern is None or pattern.search(t.name)]
     if json_out:
         d = info.to_dict(tensors=False)
         rows = selected[:limit] if limit is not None else selected
         d["tensors"] = [t.to_dict() for t in rows]
+        if transfer is not None:
+            d["transfer"] = transfer.to_dict()
         emit_json(d)
     else:
         _render(info, tensors or pattern is not None, selected, limit if limit is not None else (None if pattern else 50))
+        if transfer is not None:
+            _transfer_line(transfer, info.size_bytes)
     return 0
+
+
+def _transfer_line(transfer: Any, repo_bytes: int) -> None:
+    """How much the remote read cost, on stderr (a note, not data)."""
+    from .output import err_console
+
+    t = transfer.to_dict()
+    share = f" ({100 * t['bytes'] / repo_bytes:.3f}% of {format_bytes(repo_bytes)})" if repo_bytes else ""
+    cached = f", {format_bytes(t['cached_bytes'])} from the cache" if t["cached_bytes"] else ""
+    err_console().print(f"[dim]fetched {format_bytes(t['bytes'])} in {t['requests']} request"
+                        f"{'s' if t['requests'] != 1 else ''}{share}{cached}, {t['seconds']:.2f} s[/dim]")

@@ -19,7 +19,7 @@ from typing import Iterator, Protocol
 
 from .errors import CorruptFileError, LimitExceededError, NotFoundError
 
-__all__ = ["Limits", "LIMITS", "ByteSource", "LocalFile", "Tree", "LocalTree", "open_file"]
+__all__ = ["Limits", "LIMITS", "ByteSource", "LocalFile", "Tree", "LocalTree", "open_file", "is_remote"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,13 @@ LIMITS = Limits()
 
 
 class ByteSource(Protocol):
-    """Random access to one file's bytes."""
+    """Random access to one file's bytes.
+
+    A source may set ``remote = True`` (the HTTP range source of ``modellens.hub`` does): each
+    read that misses its cache is then a network round trip, so readers fetch headers in a few
+    growing reads rather than taking ``view(0, size)`` of the whole file, and skip optional
+    scattered reads (see :func:`is_remote`).
+    """
 
     name: str  # path or URL, for messages
     size: int
@@ -56,6 +62,12 @@ class ByteSource(Protocol):
     def view(self, offset: int, length: int) -> memoryview: ...
 
     def close(self) -> None: ...
+
+
+def is_remote(src: object) -> bool:
+    """True for sources whose reads cost a network request (``remote = True``), False for local
+    ones: local files are memory-mapped, so reading the whole header at once is free."""
+    return bool(getattr(src, "remote", False))
 
 
 def check_range(src: ByteSource, offset: int, length: int, what: str) -> None:
@@ -75,6 +87,8 @@ def check_limit(src_name: str, value: int, limit: int, what: str, offset: int | 
 
 class LocalFile:
     """A local file, memory-mapped read-only (an empty file has no map)."""
+
+    remote = False
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)

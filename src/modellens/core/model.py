@@ -104,6 +104,9 @@ class ModelInfo:
     warnings: tuple[str, ...] = ()
     components: tuple["ModelInfo", ...] = ()
     component_names: tuple[str, ...] = ()
+    # Graph formats (ONNX, TFLite, OpenVINO IR, Core ML, TensorRT): inputs, outputs, operator
+    # histogram, opsets (docs/schema/inspect.md, ``graph``).  None for weight-only formats.
+    graph: dict[str, Any] | None = None
 
     @cached_property
     def parameters(self) -> int:
@@ -169,6 +172,8 @@ class ModelInfo:
             "parameter_groups": self.groups if len(self.groups) <= 64 else {},
             "warnings": list(self.warnings),
         }
+        if self.graph is not None:
+            d["graph"] = self.graph
         if self.components:
             d["components"] = [
                 {"name": name, **_summary(c)}

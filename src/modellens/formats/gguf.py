@@ -25,7 +25,7 @@ from typing import Any
 
 from ..core import dtypes
 from ..core.errors import CorruptFileError, UnsupportedFormatError
-from ..core.io import LIMITS, ByteSource, check_limit
+from ..core.io import LIMITS, ByteSource, check_limit, is_remote
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from . import FormatSpec, Probe, register
 
@@ -44,6 +44,8 @@ _TYPE_NAMES = {0: "UINT8", 1: "INT8", 2: "UINT16", 3: "INT16", 4: "UINT32", 5: "
                6: "FLOAT32", 7: "BOOL", 8: "STRING", 9: "ARRAY", 10: "UINT64", 11: "INT64",
                12: "FLOAT64"}
 _ARRAY_KEEP = 64  # arrays up to this length are kept whole in metadata
+_FIRST_CHUNK = 64 * 1024  # a remote header is read from this much, then in doubling chunks
+_MAX_STEP = 4 * 2**20  # … of at most this much each
 
 
 def detect(probe: Probe) -> int:
@@ -51,18 +53,44 @@ def detect(probe: Probe) -> int:
 
 
 class _Cursor:
-    """Sequential bounded reads over a memoryview of the whole file."""
+    """Sequential bounded reads over the file's header.
 
-    __slots__ = ("buf", "pos", "end", "bo", "name")
+    A local file is one memoryview of its memory map (free).  A remote one (``is_remote``) is
+    read in growing chunks, each doubling what is loaded up to 4 MiB a step: a header of M
+    bytes (a vocabulary can take several MB) costs about log2(M / 64 KiB) range requests, plus
+    one per 4 MiB beyond 4 MiB, fetches at most min(2 M, M + 4 MiB), and the tensor data behind
+    the header is never fetched.
+    """
+
+    __slots__ = ("buf", "pos", "end", "bo", "name", "loaded", "src")
 
     def __init__(self, src: ByteSource, byteorder: str):
-        self.buf = src.view(0, src.size)
+        self.src = src
+        self.buf: Any
+        if is_remote(src):
+            self.buf = bytearray(src.read(0, min(src.size, _FIRST_CHUNK)))
+        else:
+            self.buf = src.view(0, src.size)
+        self.loaded = len(self.buf)
         self.pos = 0
         self.end = src.size
         self.bo = byteorder
         self.name = src.name
 
     def need(self, n: int, what: str) -> None:
+        """Check the file holds n more bytes and have them loaded."""
+        if n < 0 or self.pos + n > self.loaded:
+            self._grow(n, what)
+
+    def _grow(self, n: int, what: str) -> None:
+        self.bound(n, what)
+        step = min(self.loaded, _MAX_STEP)  # double, up to 4 MiB a request
+        want = min(self.end, max(self.pos + n, self.loaded + step))
+        self.buf += self.src.read(self.loaded, want - self.loaded)
+        self.loaded = want
+
+    def bound(self, n: int, what: str) -> None:
+        """Check the file holds n more bytes, without loading them (a skipped array)."""
         if n < 0 or self.pos + n > self.end:
             raise CorruptFileError(
                 self.name, f"{what} needs {n} bytes but only {self.end - self.pos} remain", self.pos
@@ -89,17 +117,19 @@ class _Cursor:
         return raw.decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int, what: str) -> None:
-        buf, pos, end = self.buf, self.pos, self.end
+        buf, pos, loaded = self.buf, self.pos, self.loaded
         fmt = self.bo + "Q"
         for _ in range(count):
-            if pos + 8 > end:
+            if pos + 8 > loaded:
                 self.pos = pos
                 self.need(8, what)
+                buf, loaded = self.buf, self.loaded
             (n,) = struct.unpack_from(fmt, buf, pos)
             pos += 8 + n
-            if pos > end:
+            if pos > loaded:
                 self.pos = pos - n
                 self.need(n, what)
+                buf, loaded = self.buf, self.loaded
         self.pos = pos
 
     def value(self, vtype: int, key: str, depth: int = 0) -> Any:
@@ -115,22 +145,23 @@ class _Cursor:
             count = self.u64(f"array length of {key!r}")
             if item_type in _SCALARS:
                 fmt, size = _SCALARS[item_type]
-                self.need(count * size, f"array {key!r} of {count} items")
                 if count <= _ARRAY_KEEP:
+                    self.need(count * size, f"array {key!r} of {count} items")
                     vals = list(struct.unpack_from(f"{self.bo}{count}{fmt}", self.buf, self.pos))
                     self.pos += count * size
                     return vals
+                self.bound(count * size, f"array {key!r} of {count} items")
                 self.pos += count * size
                 return _Array(_TYPE_NAMES[item_type], count)
             if item_type == _STRING:
                 # Each string needs at least its 8-byte length: bound the count first.
-                self.need(count * 8, f"array {key!r} of {count} strings")
+                self.bound(count * 8, f"array {key!r} of {count} strings")
                 if count <= _ARRAY_KEEP:
                     return [self.string(f"item of {key!r}") for _ in range(count)]
                 self.skip_strings(count, f"array {key!r}")
                 return _Array("STRING", count)
             if item_type == _ARRAY:
-                self.need(count * 12, f"array {key!r} of {count} arrays")
+                self.bound(count * 12, f"array {key!r} of {count} arrays")
                 items = [self.value(_ARRAY, key, depth + 1) for _ in range(count)]
                 return items if count <= _ARRAY_KEEP else _Array("ARRAY", count)
             raise CorruptFileError(self.name, f"{key!r}: unknown array item type {item_type}", self.pos)
@@ -194,7 +225,7 @@ def read_header(src: ByteSource) -> GGUFHeader:
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
         raise CorruptFileError(src.name, f"general.alignment {alignment!r} is not a power of two")
     # Every tensor info takes at least 8+4+4+8 bytes: bound the count by what the file holds.
-    cur.need(n_tensors * 24, f"{n_tensors} tensor infos")
+    cur.bound(n_tensors * 24, f"{n_tensors} tensor infos")
     infos = []
     for _ in range(n_tensors):
         name = cur.string("tensor name")

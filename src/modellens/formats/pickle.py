@@ -32,7 +32,7 @@ from ..core import dtypes
 from ..core.errors import CorruptFileError, LimitExceededError
 from ..core.io import LIMITS, ByteSource
 from ..core.model import FileInfo, ModelInfo, TensorInfo
-from ..core.pickle_tree import flatten, state_dict_of, summarize
+from ..core.pickle_tree import children, flatten, state_dict_of, summarize
 from ..core.pickle_vm import Blob, Call, Global, HookResult, OutOfBand, walk, walk_stream
 from . import FormatSpec, Probe, register
 
@@ -165,8 +165,10 @@ def _key(g: Any) -> tuple[Any, Any]:
     return (g.module, g.name) if isinstance(g, Global) and not g.obfuscated else (None, None)
 
 
-def _np_dtype(node: Any) -> tuple[Any, str]:
-    """(numpy dtype, its byte order char) of a pickled ``numpy.dtype``; raises ValueError."""
+def _np_dtype(node: Any, allow_structured: bool = False) -> tuple[Any, str]:
+    """(numpy dtype, its byte order char) of a pickled ``numpy.dtype``; raises ValueError.
+    ``allow_structured``: a record dtype's ``V<n>`` descriptor still gives its item size (what
+    joblib needs to skip such an array, e.g. a scikit-learn tree's ``nodes``)."""
     import numpy as np
 
     if not (isinstance(node, Call) and _key(node.func) in _DTYPE_FUNCS
@@ -182,7 +184,7 @@ def _np_dtype(node: Any) -> tuple[Any, str]:
     order = "|"
     if type(state) is tuple and len(state) > 1 and type(state[1]) in (str, bytes):
         order = state[1] if type(state[1]) is str else state[1].decode("ascii")
-    if nd.fields is not None or state_has_fields(state):
+    if (nd.fields is not None or state_has_fields(state)) and not allow_structured:
         raise ValueError("structured dtype")
     return nd, order
 
@@ -234,7 +236,7 @@ def joblib_hook(name: str, lenient: bool = False) -> Any:
         try:
             st = state_dict_of(obj) or {}
             shape = _shape(st.get("shape"))
-            nd, _ = _np_dtype(st.get("dtype"))
+            nd, _ = _np_dtype(st.get("dtype"), allow_structured=True)
         except (ValueError, TypeError) as e:
             if lenient:
                 return None
@@ -353,6 +355,11 @@ def _read(src: ByteSource, probe: Probe | None, fmt: str) -> ModelInfo:
         shown = ", ".join(odd[:8]) + (" …" if len(odd) > 8 else "")
         warnings.append(f"the pickle references {len(odd)} globals beyond plain data and numpy "
                         f"({shown}); they were not executed — run 'modellens scan' before loading")
+    if any(n.startswith(_SKLEARN) for n in names):
+        summary = sklearn_summary(first.value, tensors)
+        if summary:
+            metadata["estimator"] = summary.pop("description")
+            metadata["sklearn"] = summary
     for path, node in flat.plain:
         if len(metadata) >= MAX_METADATA_ENTRIES:
             metadata["…"] = "more values not shown"
@@ -360,6 +367,72 @@ def _read(src: ByteSource, probe: Probe | None, fmt: str) -> ModelInfo:
         metadata.setdefault(path or "value", summarize(node, LIMITS.max_metadata_value_chars))
     return ModelInfo(source=src.name, format=fmt, files=(FileInfo(src.name, fmt, src.size),),
                      tensors=tuple(tensors), metadata=metadata, warnings=tuple(warnings))
+
+
+# -- scikit-learn ---------------------------------------------------------------------------------
+
+_SKLEARN = "sklearn."
+_MAX_ESTIMATORS = 256
+
+
+def sklearn_summary(root: Any, tensors: list[TensorInfo]) -> dict[str, Any] | None:
+    """The estimators of a pickled scikit-learn object, found in the symbolic tree (nothing
+    imported): each estimator's class, where it sits (the tensor-name prefix), whether it is
+    fitted (has ``attr_`` attributes), and the arrays and parameters it holds directly."""
+    found: list[tuple[str, str, Any]] = []
+    seen: set[int] = set()
+    queue: list[tuple[Any, str]] = [(root, "")]
+    visits = 0
+    while queue and visits < 200_000:
+        node, path = queue.pop(0)
+        visits += 1
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node) is Call and isinstance(node.func, Global) and not node.func.obfuscated \
+                and str(node.func.module).startswith(_SKLEARN):
+            found.append((path, node.func.qualname, node))
+        for k, v in children(node) or []:
+            queue.append((v, f"{path}.{k}" if path else k))
+    if not found:
+        return None
+    estimators = []
+    for path, cls, node in found:
+        state = state_dict_of(node) or {}
+        fitted = any(type(k) is str and k.endswith("_") and not k.startswith("_") for k in state)
+        estimators.append({"path": path, "class": cls, "fitted": fitted, "arrays": 0, "parameters": 0})
+    by_len = sorted(range(len(found)), key=lambda i: -len(found[i][0]))
+    for t in tensors:
+        for i in by_len:
+            p = found[i][0]
+            if not p or t.name.startswith(p + "."):
+                estimators[i]["arrays"] += 1
+                estimators[i]["parameters"] += t.parameters
+                break
+    classes: dict[str, int] = {}
+    for e in estimators:
+        short = e["class"].rsplit(".", 1)[-1]
+        classes[short] = classes.get(short, 0) + 1
+    top = estimators[0] if not found[0][0] else None
+    state = state_dict_of(found[0][2]) or {}
+    out: dict[str, Any] = {
+        "estimator": found[0][1] if top else None,
+        "sklearn_version": state.get("_sklearn_version") if top else None,
+        "classes": classes,
+        "estimators": estimators[:_MAX_ESTIMATORS],
+    }
+    steps = state.get("steps") if top else None
+    if type(steps) in (list, tuple) and all(type(s) in (list, tuple) and len(s) >= 2 for s in steps):
+        out["steps"] = [[str(s[0]), s[1].func.qualname if type(s[1]) is Call and
+                         isinstance(s[1].func, Global) else summarize(s[1], 80)] for s in steps]
+        names = " → ".join(str(x[1]).rsplit(".", 1)[-1] for x in out["steps"])
+        out["description"] = f"{found[0][1].rsplit('.', 1)[-1]}({names})"
+    else:
+        parts = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in list(classes.items())[:6])
+        out["description"] = parts + (" …" if len(classes) > 6 else "")
+    if len(estimators) > _MAX_ESTIMATORS:
+        out["estimators_not_shown"] = len(estimators) - _MAX_ESTIMATORS
+    return out
 
 
 def read_pickle(src: ByteSource, probe: Probe | None = None) -> ModelInfo:

@@ -39,7 +39,7 @@ from typing import Any
 from ..core import dtypes
 from ..core.dtypes import DType
 from ..core.errors import CorruptFileError, UnsupportedFormatError
-from ..core.io import LIMITS, ByteSource, check_limit, check_range
+from ..core.io import LIMITS, ByteSource, check_limit, check_range, is_remote
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from ..core.pickle_tree import flatten, summarize
 from ..core.pickle_vm import Call, Global, PersistentId, PickleResult, walk
@@ -375,6 +375,11 @@ def _small_text(src: ByteSource, zf: zipfile.ZipFile, names: set[str], name: str
 
 
 def _locate_zip_storages(idx: _Index, zf: zipfile.ZipFile, root: str, folder: str) -> None:
+    # A storage's data offset needs its local header, which sits next to the data: over HTTP
+    # that is one range request per storage, scattered across the file.  A remote source
+    # (``is_remote``) skips them: sizes are still checked against the central directory, the
+    # tensors' ``offset`` stays unknown (null), and nothing past the pickle is fetched.
+    remote = is_remote(idx.src)
     for st in idx.storages.values():
         if st.base is not None:
             raise CorruptFileError(idx.src.name, f"storage {st.key!r}: legacy storage view in a zip")
@@ -387,6 +392,10 @@ def _locate_zip_storages(idx: _Index, zf: zipfile.ZipFile, root: str, folder: st
             raise CorruptFileError(
                 idx.src.name, f"storage {member!r} holds {info.file_size} bytes but the pickle "
                 f"claims {st.numel} × {st.dtype.name} = {st.nbytes}", info.header_offset)
+        if remote:
+            if info.compress_type != zipfile.ZIP_STORED:
+                idx.warnings.append(f"storage {member!r} is compressed: no byte offsets for its tensors")
+            continue
         off = _member_offset(idx.src, info)
         if info.compress_type == zipfile.ZIP_STORED:
             st.offset = off
@@ -404,6 +413,8 @@ def _read_zip_like(src: ByteSource, probe: Probe | None, fmt: str) -> ModelInfo:
     _locate_zip_storages(idx, zf, root, "data")
     tensors = idx.finish(tensors)
     metadata: dict[str, Any] = {"archive_root": root}
+    if is_remote(src):
+        metadata["tensor_offsets"] = "not read for a remote file (one request per storage)"
     for key, member in (("byteorder", "byteorder"), ("version", "version"),
                         ("format_version", ".format_version"), ("version", ".data/version")):
         value = _small_text(src, zf, members, f"{root}/{member}")

@@ -51,7 +51,15 @@ def read_tree(tree: Tree) -> ModelInfo:
 
 
 def read_path(path: str | os.PathLike[str]) -> ModelInfo:
-    """Inspect a file or folder from its headers: the library form of ``modellens inspect``."""
+    """Inspect a file or folder from its headers: the library form of ``modellens inspect``.
+
+    A hub source (``hf://org/repo``, ``ms://org/repo``, or a bare ``org/repo`` that is not a
+    local path) is read remotely, headers only, by ``modellens.hub``."""
+    if isinstance(path, str) and _is_remote(path):
+        # hub builds on layouts (it reads a RemoteTree with read_tree); imported only here, lazily
+        from ..hub import read_remote
+
+        return read_remote(path).info
     p = Path(path)
     if p.is_dir():
         return read_tree(LocalTree(p))
@@ -63,6 +71,16 @@ def read_path(path: str | os.PathLike[str]) -> ModelInfo:
             if tree is not None:
                 return spec.read(tree)
     return analyzed(read_file(str(p)))
+
+
+def _is_remote(path: str) -> bool:
+    if path.startswith(("hf://", "ms://", "modelscope://", "https://huggingface.co/", "https://hf.co/")):
+        return True
+    if path.count("/") != 1 or path.startswith(".") or os.path.exists(path):
+        return False
+    from ..hub.spec import is_remote_source
+
+    return is_remote_source(path)
 
 
 def relocate(tensors: Iterable[TensorInfo], file: str) -> list[TensorInfo]:
