@@ -113,3 +113,19 @@ def test_local_paths_are_unchanged(fake_hub, env, tmp_path, monkeypatch):
     res = run_cli("inspect", "small/model.safetensors", "--json", env=env)
     assert res.code == 0 and "transfer" not in res.json()
     assert fake_hub.server.stats.snapshot() == (0, 0)
+
+
+def test_estimate_and_name_accept_remote_sources(fake_hub, env):
+    local = run_cli("estimate", str(fake_hub.folders["org/sharded-st"]), "--mode", "inference", "--json").json()
+    res = run_cli("estimate", "hf://org/sharded-st", "--mode", "inference", "--json", env=env)
+    assert res.code == 0, res.stderr
+    d = res.json()
+    assert d["model"]["parameters"] == local["model"]["parameters"]
+    assert d["breakdown_bytes"]["weights"] == local["breakdown_bytes"]["weights"]
+    # offline and uncached: answered from the name, with a warning on stderr
+    named = run_cli("estimate", "hf://Qwen/Qwen3-8B", "--json", env={**env, "HF_HUB_OFFLINE": "1"})
+    assert named.code == 0, named.stderr
+    assert named.json()["model"]["parameters"] == 8_000_000_000
+    assert "estimated from the name" in named.stderr
+    n = run_cli("name", "hf://Qwen/Qwen3-235B-A22B-Instruct-2507@main", "--json", env=env)
+    assert n.code == 0 and n.json()["active_parameters"] == 22_000_000_000

@@ -114,6 +114,11 @@ def estimate_command(
     if chosen not in MODES:
         raise ModelLensError(f"--mode: unknown mode {chosen!r}; known: {', '.join(MODES)}")
     spec = resolve_model(model)
+    for note in spec.notes:
+        if note.startswith("hub not reachable"):  # answered from the name: say so where people look
+            from .output import err_console
+
+            err_console().print(f"[yellow]warning:[/yellow] {safe_text(note, 400)}")
     try:
         if chosen == "inference":
             e = estimate(spec, mode=chosen, gpu=gpu, dtype=dtype, quant=quant, context=context, batch=batch,

@@ -37,12 +37,16 @@ def _read_config(path: Path) -> dict[str, Any]:
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise LimitExceededError(str(path), f"config of {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit")
+    return _parse_config(path.read_bytes(), str(path))
+
+
+def _parse_config(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise CorruptFileError(str(path), f"invalid JSON ({e})") from e
+        raise CorruptFileError(where, f"invalid JSON ({e})") from e
     if not isinstance(data, dict):
-        raise CorruptFileError(str(path), "config.json is not a JSON object")
+        raise CorruptFileError(where, "config.json is not a JSON object")
     return data
 
 
@@ -63,11 +67,15 @@ def _from_weights(path: Path, cfg: dict[str, Any] | None) -> ModelSpec | None:
     """Exact parameters and bytes from the weight files' headers, when the folder has them."""
     from .. import inspect
 
-    info = inspect(str(path))
+    return _from_info(inspect(str(path)), path.name, cfg)
+
+
+def _from_info(info: Any, name: str, cfg: dict[str, Any] | None, source: str = "weights") -> ModelSpec | None:
+    """A ModelSpec from an inspected index (local or remote) and its config."""
     if not info.tensors:
         return None
     stored = sum(t.nbytes for t in info.tensors if t.alias_of is None)
-    base = model_from_config(cfg, path.name) if cfg else None
+    base = model_from_config(cfg, name) if cfg else None
     q = info.quantization or {}
     bits = q.get("effective_bits_per_weight") if isinstance(q, dict) else None
     notes = list(base.notes if base else ())
@@ -75,7 +83,7 @@ def _from_weights(path: Path, cfg: dict[str, Any] | None) -> ModelSpec | None:
         notes.append(f"weight files hold {info.parameters:,} parameters, the config formula {base.parameters:,}: "
                      "the files' count is used")
     params = info.parameters if not q or base is None else base.parameters
-    return ModelSpec(name=path.name, source="weights", parameters=params,
+    return ModelSpec(name=name, source=source, parameters=params,
                      active_parameters=base.active_parameters if base else params,
                      architecture=base.architecture if base else (info.architecture or {}).get("name"),
                      config=cfg, counts=base.counts if base else None, layout=base.layout if base else None,
@@ -119,7 +127,38 @@ def resolve_model(model: str) -> ModelSpec:
         return spec
     if "/" in model and (model.startswith((".", "/")) or path.suffix):
         raise NotFoundError(f"{model}: no such file or folder")
+    from ..hub import is_remote_source
+
+    if is_remote_source(model):
+        return _from_remote(model)
     return _from_name(model)
+
+
+def _from_remote(model: str) -> ModelSpec:
+    """hf:// / ms:// / org/repo: config and weight headers over HTTP range reads (cached); when
+    the hub cannot be asked, the name alone, flagged approximate."""
+    from dataclasses import replace
+
+    from ..hub import HubUnavailableError, open_source, parse_source
+    from ..layouts import read_tree
+
+    spec = parse_source(model)
+    try:
+        target, repo = open_source(model)
+    except HubUnavailableError as e:
+        named = _from_name(spec.repo)
+        return replace(named, notes=(f"hub not reachable ({e}); estimated from the name", *named.notes))
+    with repo:
+        if not hasattr(target, "list"):
+            raise ModelLensError(f"{model}: estimate needs a model folder (config.json), not a single file")
+        cfg = _parse_config(target.read_bytes("config.json"), model) if target.exists("config.json") else None
+        info = read_tree(target)
+    out = _from_info(info, spec.repo, cfg, source="hub")
+    if out is not None:
+        return out
+    if cfg is None:
+        raise NotFoundError(f"{model}: no config.json and no weight files")
+    return model_from_config(cfg, spec.repo, source="hub")
 
 
 def estimate(model: str | ModelSpec, *, mode: str = "inference", gpu: str | None = None, **kwargs: Any) -> Estimate:
