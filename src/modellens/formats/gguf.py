@@ -118,13 +118,13 @@ class _Cursor:
 
     def skip_strings(self, count: int, what: str) -> None:
         buf, pos, loaded = self.buf, self.pos, self.loaded
-        fmt = self.bo + "Q"
+        unpack = struct.Struct(self.bo + "Q").unpack_from  # bound once: the vocabulary is 100k+ strings
         for _ in range(count):
             if pos + 8 > loaded:
                 self.pos = pos
                 self.need(8, what)
                 buf, loaded = self.buf, self.loaded
-            (n,) = struct.unpack_from(fmt, buf, pos)
+            (n,) = unpack(buf, pos)
             pos += 8 + n
             if pos > loaded:
                 self.pos = pos - n
