@@ -7,6 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
+from ..core.errors import ModelLensError
 from .app import app
 from .output import console, emit_json, err_console, safe_text
 
@@ -65,15 +66,25 @@ def convert_cmd(
     force: bool = typer.Option(False, "--force", help="Replace an existing DST."),
     trust_globals: Optional[str] = typer.Option(None, "--trust-globals", help="module.name,… "
                                                 "pickle globals to accept beyond the allowlist."),
+    quant: Optional[str] = typer.Option(None, "--quant", help="GGUF type, llama.cpp's names: f32 f16 bf16 "
+                                        "q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_s q4_k_m q5_k_m"),
+    split_max_size: Optional[str] = typer.Option(None, "--split-max-size", help="GGUF: largest part, e.g. 2GB."),
+    pure: bool = typer.Option(False, "--pure", help="GGUF: every matrix in the --quant type (no mix)."),
     json_out: bool = typer.Option(False, "--json", help="Print the modellens.convert/1 JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
 ) -> int:
-    """Convert a model (safetensors, .bin, GGUF, npz, …) to safetensors, npz or Flax msgpack."""
+    """Convert a model (safetensors, .bin, GGUF, npz, …) to safetensors, npz, Flax msgpack, or GGUF (--quant)."""
     from ..convert import convert
 
     trusted = tuple(t.strip() for t in (trust_globals or "").split(",") if t.strip())
     options = dict(to=to, dtype=dtype, shard_size=shard_size, filter=filter_,
                    rename=tuple(rename or ()), verify=verify, force=force, trust_globals=trusted)
+    if quant is not None or pure or dst.lower().endswith(".gguf") or (to or "").lower() == "gguf":
+        if filter_ or rename or dtype:
+            raise ModelLensError("GGUF export takes --quant, --split-max-size, --pure, --verify, --force; "
+                                 "not --filter, --rename or --dtype")
+        options = dict(to=to, quant=quant, pure=pure, verify=verify, force=force, trust_globals=trusted,
+                       shard_size=split_max_size)
     try:
         if not quiet and sys.stderr.isatty():
             with _Bar() as bar:
@@ -102,6 +113,8 @@ def convert_cmd(
     if report.copied:
         con.print(f"copied {len(report.copied)} files: "
                   + safe_text(", ".join(report.copied[:6]) + (" …" if len(report.copied) > 6 else "")))
+    if getattr(report, "tensor_types", None):
+        con.print("GGUF types: " + ", ".join(f"{k} ×{v}" for k, v in report.tensor_types.items()))
     if report.verification is not None:
         con.print(f"verified: {report.verification.tensors} tensors identical to the source")
     for w in report.warnings[:10]:

@@ -175,9 +175,19 @@ def convert(src: str | Path, dst: str | Path, *, to: str | None = None,
             filter: str | None = None, rename: list[str] | tuple[str, ...] = (),  # noqa: A002
             verify: bool = False, force: bool = False,
             trust_globals: list[str] | tuple[str, ...] = (),
-            progress: ProgressCallback | None = None) -> ConvertReport:
+            progress: ProgressCallback | None = None,
+            quant: str | None = None, pure: bool = False) -> ConvertReport:
     """Convert a model file or folder to safetensors (file, shards or a Hugging Face folder),
-    ``.npz`` or Flax msgpack, streaming one tensor at a time; see docs/convert.md."""
+    ``.npz``, Flax msgpack, or — from a Hugging Face folder — GGUF with ``quant`` (llama.cpp's
+    type names, default f16), streaming one tensor at a time; see docs/convert.md and
+    docs/gguf-export.md."""
+    if Path(dst).suffix.lower() == ".gguf" or (to or "").strip().lower() == "gguf":
+        from .gguf import export_gguf
+
+        return export_gguf(src, dst, quant=quant or "f16", split_max_size=shard_size, verify=verify,
+                           force=force, pure=pure, progress=progress, trust_globals=tuple(trust_globals))
+    if quant is not None:
+        raise ModelLensError("--quant applies to .gguf targets")
     t0 = time.perf_counter()
     src_p, dst_p = Path(src), Path(dst)
     if not src_p.exists():
