@@ -11,7 +11,10 @@ __all__ = ["emit_json", "console", "err_console", "safe_text"]
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=_default))
+    """One JSON object on stdout: indented for a person at a terminal, compact for a pipe."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=indent, default=_default,
+                                separators=None if indent else (",", ":")))
     sys.stdout.write("\n")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Generic, Iterable, Protocol, TypeVar
+from typing import Generic, Iterable, Iterator, Protocol, TypeVar
 
 
 class _Spec(Protocol):
@@ -37,8 +37,27 @@ class Registry(Generic[T]):
 
     def all(self) -> dict[str, T]:
         if not self._loaded:
-            self._loaded = True
-            for mod in pkgutil.iter_modules(self._path):
-                if not mod.name.startswith("_"):
-                    importlib.import_module(f"{self._package}.{mod.name}")
+            for _ in self.progressive():
+                pass
         return self._specs
+
+    def progressive(self, first: tuple[str, ...] = ()) -> Iterator[T]:
+        """Every spec, importing the modules as it goes: those already imported, then the
+        modules named in ``first``, then the rest.  A caller that finds its answer early (a
+        magic-byte match) stops before importing modules it does not need."""
+        seen: set[str] = set()
+
+        def fresh() -> Iterator[T]:
+            for spec_id in list(self._specs):
+                if spec_id not in seen:
+                    seen.add(spec_id)
+                    yield self._specs[spec_id]
+
+        yield from fresh()
+        if self._loaded:
+            return
+        names = [m.name for m in pkgutil.iter_modules(self._path) if not m.name.startswith("_")]
+        for name in [n for n in first if n in names] + [n for n in names if n not in first]:
+            importlib.import_module(f"{self._package}.{name}")
+            yield from fresh()
+        self._loaded = True

@@ -103,16 +103,26 @@ def formats() -> dict[str, FormatSpec]:
     return dict(_REGISTRY.all())
 
 
+# The weight formats met most often are asked first, so that a safetensors shard or a GGUF file
+# is recognised without importing the other twenty readers.
+_COMMON = ("safetensors", "gguf", "pytorch", "numpy", "pickle")
+
+
 def detect(probe: Probe) -> FormatSpec | None:
-    """The most confident format for the probed file, or None."""
+    """The most confident format for the probed file, or None.
+
+    A full-confidence match (magic bytes and structure, score 100) whose extension also fits
+    cannot be beaten, so the search stops there."""
     best: tuple[int, int, FormatSpec] | None = None
-    for spec in _REGISTRY.all().values():
+    for spec in _REGISTRY.progressive(_COMMON):
         score = spec.detect(probe)
         if score <= 0:
             continue
         hint = 1 if probe.suffix in spec.extensions else 0
         if best is None or (score, hint) > best[:2]:
             best = (score, hint, spec)
+            if score >= 100 and hint:
+                break
     return best[2] if best else None
 
 
