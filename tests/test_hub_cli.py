@@ -129,3 +129,38 @@ def test_estimate_and_name_accept_remote_sources(fake_hub, env):
     assert "estimated from the name" in named.stderr
     n = run_cli("name", "hf://Qwen/Qwen3-235B-A22B-Instruct-2507@main", "--json", env=env)
     assert n.code == 0 and n.json()["active_parameters"] == 22_000_000_000
+
+
+class _Evil:
+    """A pickle payload: calls os.system when unpickled (never, here: only scanned)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_scan_of_remote_repos_reads_only_headers_and_pickles(fake_hub, env, tmp_path):
+    import torch
+
+    evil = tmp_path / "evil-repo"
+    evil.mkdir()
+    torch.save({"w": torch.zeros(20_000_000), "x": _Evil()}, evil / "pytorch_model.bin")  # 80 MB zip
+    fake_hub.server.add_repo("org/evil", evil)
+    for repo in ("org/sharded-st", "org/bin-sharded", "org/gguf"):
+        local = run_cli("scan", str(fake_hub.folders[repo]), "--json").json()
+        fake_hub.server.stats.reset()
+        res = run_cli("scan", f"hf://{repo}", "--json", env=env)
+        assert res.code == 0, res.stderr
+        assert res.json()["verdict"] == local["verdict"] == "safe"
+        assert len(res.json()["files"]) == len(local["files"])
+        _, sent = fake_hub.server.stats.snapshot()
+        assert sent < 0.05 * _size(fake_hub, repo), (repo, sent)
+    fake_hub.server.stats.reset()
+    res = run_cli("scan", "hf://org/evil", "--json", env=env)
+    assert res.code == 1, res.stderr
+    d = res.json()
+    assert d["verdict"] == "dangerous"
+    assert any("system" in f["message"] for f in d["files"][0]["findings"])
+    _, sent = fake_hub.server.stats.snapshot()
+    assert sent < 0.01 * (evil / "pytorch_model.bin").stat().st_size

@@ -51,7 +51,7 @@ def _render(report, verbose: bool) -> None:  # noqa: ANN001 - ScanReport, import
 
 @app.command("scan")
 def scan_cmd(
-    paths: List[str] = typer.Argument(..., help="Model files or folders (scanned recursively)."),
+    paths: List[str] = typer.Argument(..., help="Model files or folders (scanned recursively), or hub repos: hf://org/repo, ms://org/repo, org/repo (headers and pickle members only)."),
     json_out: bool = typer.Option(False, "--json", help="Print the modellens.scan/1 JSON object."),
     sarif_out: bool = typer.Option(False, "--sarif", help="Print SARIF 2.1.0 for code-scanning UIs."),
     fail_on: str = typer.Option("suspicious", "--fail-on",

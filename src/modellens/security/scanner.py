@@ -122,18 +122,27 @@ def _scan_file(path: str | os.PathLike[str], policy: Policy | None = None) -> tu
     return _report(ctx, p, size), ctx.refs
 
 
+def wanted_by_name(name: str) -> bool:
+    """A file scanned for its name alone: model extensions, configs, templates, SavedModel."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return (name in _TEXT_FILES or name in _SAVEDMODEL or name.endswith(".jinja")
+            or name.endswith(MODEL_EXTENSIONS))
+
+
+def wanted_by_head(head: bytes, name: str) -> bool:
+    """Any other file is scanned when its first bytes look like a model (whatever its name)."""
+    return claimed(head, text_name=name.lower().endswith(_TEXT_EXTENSIONS))
+
+
 def _wanted(path: Path) -> bool:
-    name = path.name.lower()
-    if name in _TEXT_FILES or name in _SAVEDMODEL or name.endswith(".jinja"):
-        return True
-    if name.endswith(MODEL_EXTENSIONS):
+    if wanted_by_name(path.name):
         return True
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD)
     except OSError:
         return True  # reported as unreadable
-    return claimed(head, text_name=name.endswith(_TEXT_EXTENSIONS))
+    return wanted_by_head(head, path.name)
 
 
 def _walk(root: Path) -> tuple[list[Path], list[str]]:
@@ -157,13 +166,23 @@ def scan_paths(paths: Iterable[str | os.PathLike[str]], *, allow: Iterable[str] 
     """Scan files and folders; raises NotFoundError for a path that does not exist."""
     t0 = time.perf_counter()
     pol = policy or load_policy(allow, allow_files)
-    plist = [Path(p) for p in paths]
+    from ..hub import is_remote_source
+
+    given = [str(p) for p in paths]
+    remote = [p for p in given if is_remote_source(p)]
+    plist = [Path(p) for p in given if p not in remote]
     reports: list[FileReport] = []
     skipped: list[str] = []
     refs: set[str] = set()
     for p in plist:
         if not p.exists() and not p.is_symlink():
             raise NotFoundError(f"{p}: no such file or folder")
+    for spec in remote:  # hub repos: headers and pickle members over range reads
+        from .remote import scan_remote
+
+        rep, sk = scan_remote(spec, pol)
+        reports += rep
+        skipped += sk
     for p in plist:
         if p.is_dir():
             files, sk = _walk(p)
@@ -178,7 +197,7 @@ def scan_paths(paths: Iterable[str | os.PathLike[str]], *, allow: Iterable[str] 
             refs |= r
     if refs:  # raw external data of an ONNX model scanned alongside: not a model of its own
         reports = [_as_external(r) if os.path.realpath(r.path) in refs else r for r in reports]
-    source = ", ".join(str(p) for p in plist)
+    source = ", ".join(given)
     return ScanReport(source, tuple(reports), pol.custom, pol.source, tuple(skipped),
                       time.perf_counter() - t0)
 
