@@ -164,3 +164,15 @@ def test_scan_of_remote_repos_reads_only_headers_and_pickles(fake_hub, env, tmp_
     assert any("system" in f["message"] for f in d["files"][0]["findings"])
     _, sent = fake_hub.server.stats.snapshot()
     assert sent < 0.01 * (evil / "pytorch_model.bin").stat().st_size
+
+
+def test_serve_plan_and_recommend_read_the_remote_config(fake_hub, env):
+    local = run_cli("estimate", str(fake_hub.folders["org/sharded-st"]), "--mode", "inference", "--json").json()
+    res = run_cli("serve-plan", "hf://org/sharded-st", "--engine", "vllm", "--json", env=env)
+    assert res.code == 0, res.stderr
+    d = res.json()
+    assert d["model"]["source"] == "hub" and d["model"]["approximate"] is False
+    assert d["model"]["parameters"] == local["model"]["parameters"]
+    assert d["command"][:3] == ["vllm", "serve", "org/sharded-st"]
+    res = run_cli("recommend", "--target", "cpu", "--model", "hf://org/sharded-st", "--json", env=env)
+    assert res.code == 0, res.stderr
