@@ -167,7 +167,9 @@ def test_scan_of_remote_repos_reads_only_headers_and_pickles(fake_hub, env, tmp_
 
 
 def test_serve_plan_and_recommend_read_the_remote_config(fake_hub, env):
-    local = run_cli("estimate", str(fake_hub.folders["org/sharded-st"]), "--mode", "inference", "--json").json()
+    # the plan sizes the model from its config.json (the fixture's weights are stand-ins)
+    cfg = str(fake_hub.folders["org/sharded-st"] / "config.json")
+    local = run_cli("estimate", cfg, "--mode", "inference", "--json").json()
     res = run_cli("serve-plan", "hf://org/sharded-st", "--engine", "vllm", "--json", env=env)
     assert res.code == 0, res.stderr
     d = res.json()
