@@ -317,6 +317,11 @@ def _judge_call(ctx: ScanContext, c: Call, member: str | None, container: str | 
                         f"{q or 'computed object'} (rewires the object)", member, c.offset)
 
 
+_LEAVES = frozenset({int, float, bool, type(None), complex, Global})
+_TENSOR_REBUILDERS = frozenset({"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+                                "torch._utils._rebuild_tensor_v3"})
+
+
 def _children(v: Any) -> list[Any]:
     t = type(v)
     if t in (list, tuple, set, frozenset):
@@ -383,4 +388,9 @@ def _scan_hidden(ctx: ScanContext, r: PickleResult, call_nodes: list[Call], memb
             if id(v) in seen:
                 continue
             seen.add(id(v))
-            todo.extend(_children(v))
+            if t is Call and v.callable is not None and v.callable.qualname in _TENSOR_REBUILDERS:
+                # torch's tensor rebuilders take a storage, sizes and strides: nothing they are
+                # given is ever unpickled, so a thousand-tensor checkpoint is not walked twice
+                continue
+            # numbers, None, globals …: nothing inside can be a pickle; not queued at all
+            todo.extend(c for c in _children(v) if type(c) not in _LEAVES)
