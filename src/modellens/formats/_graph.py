@@ -102,3 +102,27 @@ def holds_parameters(dtype: str) -> bool:
 
 def path_join(base: str, rel: str) -> str:
     return os.path.join(os.path.dirname(base), rel) if base else rel
+
+
+def quant_report(tensors: Iterable[Any], *, method: str, bits: int | None, variant: str,
+                 quantized: int, weight_dtypes: Counter | dict[str, int], evidence: list[str],
+                 group: int | None = None, overhead: int = 0, **extra: Any) -> dict[str, Any]:
+    """The ``quantization`` object of a graph format, with the fields a quantized checkpoint's
+    report has (``quant.py``): parameter split, overhead bytes, effective bits per weight."""
+    tensors = [t for t in tensors if getattr(t, "alias_of", None) is None]
+    total = sum(t.parameters for t in tensors)
+    total_bytes = sum(t.nbytes for t in tensors)
+    wd = weight_dtypes if isinstance(weight_dtypes, Counter) else Counter(weight_dtypes)
+    return {
+        "method": method,
+        "bits": bits,
+        "group_size": group,
+        "format_variant": variant,
+        "quantized_parameters": quantized,
+        "unquantized_parameters": total - quantized,
+        "overhead_bytes": overhead,
+        "effective_bits_per_weight": round(total_bytes * 8 / total, 3) if total else None,
+        "weight_dtypes": dict(wd.most_common()),
+        **extra,
+        "evidence": evidence,
+    }

@@ -35,7 +35,7 @@ from ..core.errors import CorruptFileError
 from ..core.io import LIMITS, ByteSource, Tree, check_limit
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from . import FormatSpec, Probe, register
-from ._graph import (bits_of, graph_dict, holds_parameters, io_entry, low_bits, nbytes_of, safe_relative,
+from ._graph import (bits_of, graph_dict, quant_report, holds_parameters, io_entry, low_bits, nbytes_of, safe_relative,
                      sibling_tree)
 from ._protobuf import WireError, fields, repeated_ints, text, to_signed, varint
 
@@ -579,21 +579,12 @@ def _quantization(r: _Reader) -> tuple[list[TensorInfo], dict[str, Any] | None]:
     for n in weights | {t.name for t in lowbit_free}:
         wdtypes[tensors[by_name[n]].dtype] += tensors[by_name[n]].parameters
     bits = max(bits_seen, key=lambda b: bits_seen[b]) if bits_seen else None
-    total_bytes = sum(t.nbytes for t in tensors)
-    report: dict[str, Any] = {
-        "method": method,
-        "bits": bits,
-        "group_size": group,
-        "format_variant": variant,
-        "quantized_parameters": quantized,
-        "unquantized_parameters": total - quantized,
-        "overhead_bytes": overhead,
-        "effective_bits_per_weight": round(total_bytes * 8 / total, 3) if total else None,
-        "weight_dtypes": dict(wdtypes.most_common()),
-        "operators": dict(sorted(qops.items(), key=lambda kv: -kv[1])),
-        "evidence": [f"{n} × {k}" for k, n in list(qops.items())[:4]]
-                    + [f"{t.dtype} initializer {t.name}" for t in lowbit_free[:2]],
-    }
+    report = quant_report(
+        tensors, method=method, bits=bits, group=group, variant=variant, quantized=quantized,
+        overhead=overhead, weight_dtypes=wdtypes,
+        operators=dict(sorted(qops.items(), key=lambda kv: -kv[1])),
+        evidence=[f"{n} × {k}" for k, n in list(qops.items())[:4]]
+        + [f"{t.dtype} initializer {t.name}" for t in lowbit_free[:2]])
     dt = "·".join(report["weight_dtypes"]) or "?"
     head = f"{bits}-bit weights" if bits else "weights"
     report["summary"] = (f"ONNX {variant}: {head}" + (f", block {group}" if group else "")

@@ -40,7 +40,7 @@ from ..core.errors import CorruptFileError
 from ..core.io import LIMITS, ByteSource
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from . import FormatSpec, Probe, register
-from ._graph import graph_dict, holds_parameters, io_entry, low_bits, nbytes_of, sibling_tree
+from ._graph import graph_dict, holds_parameters, quant_report, io_entry, low_bits, nbytes_of, sibling_tree
 
 __all__ = ["read", "detect", "OV_DTYPES"]
 
@@ -414,19 +414,10 @@ def _quantization(tensors: list[TensorInfo], ir: _IR, by_id: dict[str, _Layer], 
     else:
         bits, method, variant, quantized = 16, "openvino-fp16", "compress_to_fp16: F16 constants converted at load", f16
         wd = Counter({"F16": f16})
-    total_bytes = sum(t.nbytes for t in tensors)
-    report = {
-        "method": method,
-        "bits": bits,
-        "group_size": group,
-        "format_variant": variant,
-        "quantized_parameters": quantized,
-        "unquantized_parameters": total - quantized,
-        "overhead_bytes": overhead,
-        "effective_bits_per_weight": round(total_bytes * 8 / total, 3) if total else None,
-        "weight_dtypes": dict(wd.most_common()),
-        "evidence": [f"{n:,} {d} weights behind Convert" for d, n in wd.items()][:3] or [variant],
-    }
+    report = quant_report(
+        tensors, method=method, bits=bits, group=group, variant=variant, quantized=quantized,
+        overhead=overhead, weight_dtypes=wd,
+        evidence=[f"{n:,} {d} weights behind Convert" for d, n in wd.items()][:3] or [variant])
     if ir.rt_info.get("nncf"):
         report["nncf"] = ir.rt_info["nncf"]
     report["summary"] = (f"OpenVINO {'compressed weights' if wd and method.endswith('weights') else variant.split(':')[0]}"

@@ -30,7 +30,7 @@ from ..core.io import LIMITS, ByteSource, check_limit
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from . import FormatSpec, Probe, register
 from ._flatbuffers import Table, WireError, root
-from ._graph import graph_dict, holds_parameters, io_entry, nbytes_of, safe_relative, sibling_tree
+from ._graph import graph_dict, holds_parameters, quant_report, io_entry, nbytes_of, safe_relative, sibling_tree
 
 __all__ = ["read", "detect", "TFLITE_DTYPES", "BUILTIN_OPERATORS"]
 
@@ -334,18 +334,12 @@ def _quant_report(tensors: list[TensorInfo], q: dict[str, Any], ops: Counter) ->
     else:
         quantized = q["f16"]
         method, variant, bits = "tflite-float16", "float16 weights (dequantized at load)", 16
-    report = {
-        "method": method,
-        "bits": bits,
-        "format_variant": variant,
-        "quantized_parameters": quantized,
-        "unquantized_parameters": total - quantized,
-        "per_axis_tensors": q["per_axis"],
-        "weight_dtypes": dict(weights.most_common()) or {"F16": q["f16"]},
-        "quantized_activation_dtypes": dict(q["activations"]) or None,
-        "evidence": [f"{n} {d} constants with quantization parameters" for d, n in weights.items()]
-                    or [f"{ops.get('DEQUANTIZE', 0)} DEQUANTIZE ops over F16 constants"],
-    }
+    report = quant_report(
+        tensors, method=method, bits=bits, variant=variant, quantized=quantized,
+        weight_dtypes=weights or {"F16": q["f16"]}, per_axis_tensors=q["per_axis"],
+        quantized_activation_dtypes=dict(q["activations"]) or None,
+        evidence=[f"{n} {d} constants with quantization parameters" for d, n in weights.items()]
+        or [f"{ops.get('DEQUANTIZE', 0)} DEQUANTIZE ops over F16 constants"])
     report["summary"] = (f"TFLite {variant}: {bits}-bit weights"
                          + (f", {q['per_axis']} per-axis" if q["per_axis"] else "")
                          + f" · {quantized:,} of {total:,} parameters quantized")
