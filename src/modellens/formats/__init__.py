@@ -11,6 +11,7 @@ Adding a format is adding a module: the package imports every module in it on fi
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,10 +19,11 @@ from typing import Callable
 
 from ..core.registry import Registry
 from ..core.errors import CorruptFileError, UnsupportedFormatError
-from ..core.io import LIMITS, ByteSource, LocalFile, check_limit
+from ..core.io import LIMITS, ByteSource, LocalFile, check_limit, check_range
 from ..core.model import ModelInfo
 
-__all__ = ["FormatSpec", "Probe", "register", "formats", "detect", "read_file", "describe_bytes"]
+__all__ = ["FormatSpec", "Probe", "register", "formats", "detect", "read_file", "describe_bytes",
+           "zip_member_offset"]
 
 HEAD_BYTES = 64 * 1024
 
@@ -83,6 +85,20 @@ class _SourceFile:
         data = self._src.read(self._pos, end - self._pos)
         self._pos = end
         return data
+
+
+def zip_member_offset(src: ByteSource, info: zipfile.ZipInfo) -> int:
+    """Absolute offset of a zip member's data, from its *local* header (whose name and extra
+    fields may differ from the central directory's copy), checked against the file."""
+    check_range(src, info.header_offset, 30, f"local header of {info.filename!r}")
+    hdr = src.read(info.header_offset, 30)
+    if hdr[:4] != b"PK\x03\x04":
+        raise CorruptFileError(src.name, f"no local header for zip member {info.filename!r}",
+                               info.header_offset)
+    n, m = struct.unpack_from("<HH", hdr, 26)
+    off = info.header_offset + 30 + n + m
+    check_range(src, off, info.compress_size, f"zip member {info.filename!r}")
+    return off
 
 
 @dataclass(frozen=True)

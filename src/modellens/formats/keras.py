@@ -40,7 +40,7 @@ from ..core import dtypes
 from ..core.errors import CorruptFileError, MissingDependencyError, UnsupportedFormatError
 from ..core.io import LIMITS, ByteSource, check_limit
 from ..core.model import FileInfo, ModelInfo, TensorInfo
-from . import FormatSpec, Probe, register
+from . import FormatSpec, Probe, register, zip_member_offset
 
 __all__ = ["detect_h5", "detect_v3", "read_h5", "read_v3", "config_summary"]
 
@@ -470,19 +470,6 @@ def read_h5(src: ByteSource, probe: Probe | None = None) -> ModelInfo:
                      warnings=tuple(warnings), graph=graph)
 
 
-def _member_offset(src: ByteSource, info: zipfile.ZipInfo) -> int:
-    """Where a stored member's bytes start (after its local header)."""
-    at = info.header_offset
-    head = src.read(at, 30) if at + 30 <= src.size else b""
-    if len(head) < 30 or head[:4] != b"PK\x03\x04":
-        raise CorruptFileError(src.name, f"zip member {info.filename!r}: bad local header", at)
-    n = int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
-    start = at + 30 + n
-    if start + info.compress_size > src.size:
-        raise CorruptFileError(src.name, f"zip member {info.filename!r} runs past the end of the file", at)
-    return start
-
-
 def _zip_json(zf: zipfile.ZipFile, member: str, name: str) -> Any:
     try:
         info = zf.getinfo(member)
@@ -516,7 +503,7 @@ def read_v3(src: ByteSource, probe: Probe | None = None) -> ModelInfo:
     if "model.weights.h5" in names:
         info = zf.getinfo("model.weights.h5")
         if info.compress_type == zipfile.ZIP_STORED:
-            base = _member_offset(src, info)
+            base = zip_member_offset(src, info)
             fobj: Any = _RangeFile(src, base, info.file_size)
         else:
             check_limit(src.name, info.file_size, LIMITS.max_decompressed_bytes, "model.weights.h5 size")

@@ -25,7 +25,7 @@ from ..core import dtypes
 from ..core.errors import CorruptFileError
 from ..core.io import LIMITS, ByteSource, check_limit
 from ..core.model import FileInfo, ModelInfo, TensorInfo
-from . import FormatSpec, Probe, register
+from . import FormatSpec, Probe, register, zip_member_offset
 
 __all__ = ["parse_npy_header", "read_npy", "read_npz"]
 
@@ -119,15 +119,6 @@ def read_npy(src: ByteSource, probe: Probe | None = None) -> ModelInfo:
     )
 
 
-def _member_data_offset(src: ByteSource, info: zipfile.ZipInfo) -> int:
-    """Where a stored zip member's bytes start (after its local header)."""
-    local = src.read(info.header_offset, 30)
-    if local[:4] != b"PK\x03\x04":
-        raise CorruptFileError(src.name, f"zip member {info.filename!r}: bad local header", info.header_offset)
-    name_len, extra_len = struct.unpack_from("<HH", local, 26)
-    return info.header_offset + 30 + name_len + extra_len
-
-
 def read_npz(src: ByteSource, probe: Probe) -> ModelInfo:
     zf = probe.zip
     assert zf is not None
@@ -139,7 +130,7 @@ def read_npz(src: ByteSource, probe: Probe) -> ModelInfo:
             head = fh.read(12 + _MAX_NPY_HEADER if info.file_size > 12 + _MAX_NPY_HEADER else -1)
         header, hlen = parse_npy_header(head, f"{src.name}:{info.filename}")
         stored = info.compress_type == zipfile.ZIP_STORED
-        offset = _member_data_offset(src, info) + hlen if stored else None
+        offset = zip_member_offset(src, info) + hlen if stored else None
         tensor, warning = _tensor(header, tname, src.name, offset, info.file_size - hlen, src.name)
         if tensor:
             tensors.append(tensor)

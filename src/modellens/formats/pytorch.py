@@ -43,7 +43,7 @@ from ..core.io import LIMITS, ByteSource, check_limit, check_range, is_remote
 from ..core.model import FileInfo, ModelInfo, TensorInfo
 from ..core.pickle_tree import flatten, summarize
 from ..core.pickle_vm import Call, Global, PersistentId, PickleResult, walk
-from . import FormatSpec, Probe, register
+from . import FormatSpec, Probe, register, zip_member_offset
 
 __all__ = ["detect_zip", "detect_legacy", "detect_torchscript", "read_zip", "read_legacy",
            "read_torchscript", "MAGIC_NUMBER"]
@@ -337,20 +337,6 @@ def _zip(src: ByteSource, probe: Probe | None) -> tuple[zipfile.ZipFile, list[st
     return zf, names, root
 
 
-def _member_offset(src: ByteSource, info: zipfile.ZipInfo) -> int:
-    """Absolute offset of a member's data, from its local header (which may differ from the
-    central directory's copy of the name and extra fields)."""
-    check_range(src, info.header_offset, 30, f"local header of {info.filename!r}")
-    hdr = src.read(info.header_offset, 30)
-    if hdr[:4] != b"PK\x03\x04":
-        raise CorruptFileError(src.name, f"no local header for zip member {info.filename!r}",
-                               info.header_offset)
-    n, m = struct.unpack_from("<HH", hdr, 26)
-    off = info.header_offset + 30 + n + m
-    check_range(src, off, info.compress_size, f"zip member {info.filename!r}")
-    return off
-
-
 def _member_bytes(src: ByteSource, zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     try:
         info = zf.getinfo(name)
@@ -360,7 +346,7 @@ def _member_bytes(src: ByteSource, zf: zipfile.ZipFile, name: str, limit: int) -
     if info.compress_type == zipfile.ZIP_STORED:
         if info.compress_size != info.file_size:
             raise CorruptFileError(src.name, f"zip member {name!r}: stored sizes disagree")
-        return src.read(_member_offset(src, info), info.file_size)
+        return src.read(zip_member_offset(src, info), info.file_size)
     with zf.open(info) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -396,7 +382,7 @@ def _locate_zip_storages(idx: _Index, zf: zipfile.ZipFile, root: str, folder: st
             if info.compress_type != zipfile.ZIP_STORED:
                 idx.warnings.append(f"storage {member!r} is compressed: no byte offsets for its tensors")
             continue
-        off = _member_offset(idx.src, info)
+        off = zip_member_offset(idx.src, info)
         if info.compress_type == zipfile.ZIP_STORED:
             st.offset = off
         else:
