@@ -1,6 +1,7 @@
 """modellens scan side by side with picklescan, modelscan and fickling.
 
-    python benchmarks/bench_scan.py [--peers-bin DIR] [--big-gb 8] [--skip-big] [--workdir DIR]
+    python benchmarks/bench_scan.py [--peers-bin DIR] [--modellens-bin DIR] [--big-gb 8]
+                                    [--skip-big] [--repeat 7] [--workdir DIR]
 
 Builds the project's corpora (``tests/scan_corpus``: malicious samples, each verified to fire
 by the test-suite, and honest checkpoints), plus a generated torch ``.bin`` of ``--big-gb`` GB
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,13 +52,17 @@ def _run(cmd: list[str], cwd: str, timeout: float = 600) -> tuple[int, str, floa
     return rc, out, time.perf_counter() - t0
 
 
-def modellens(path: Path, cwd: str) -> tuple[str, float]:
-    rc, out, dt = _run([sys.executable, "-m", "modellens", "scan", str(path), "--json"], cwd)
-    try:
-        v = json.loads(out[out.find("{"):])["verdict"]
-    except (ValueError, KeyError):
-        return "error", dt
-    return ("flagged" if v in ("suspicious", "dangerous") else "error" if v == "error" else "clean"), dt
+def modellens(exe: str | None):
+    cmd = [exe] if exe else [sys.executable, "-m", "modellens"]
+
+    def run(path: Path, cwd: str) -> tuple[str, float]:
+        rc, out, dt = _run([*cmd, "scan", str(path), "--json"], cwd)
+        try:
+            v = json.loads(out[out.find("{"):])["verdict"]
+        except (ValueError, KeyError):
+            return "error", dt
+        return ("flagged" if v in ("suspicious", "dangerous") else "error" if v == "error" else "clean"), dt
+    return run
 
 
 def picklescan(exe: str):
@@ -136,6 +142,10 @@ def main() -> None:
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=7, help="runs of each CLI on the big file (median)")
+    ap.add_argument("--modellens-bin", default="",
+                    help="folder with a `modellens` console script (a clean venv, like the peers'); "
+                         "default: this interpreter's -m modellens")
     a = ap.parse_args()
     from tests.scan_corpus import benign, malicious
 
@@ -156,7 +166,8 @@ def main() -> None:
             return str(Path(a.peers_bin) / name)
         return shutil.which(name)
 
-    tools = {"modellens": modellens}
+    ml_exe = str(Path(a.modellens_bin) / "modellens") if a.modellens_bin else None
+    tools = {"modellens": modellens(ml_exe)}
     for name, factory in (("picklescan", picklescan), ("modelscan", modelscan), ("fickling", fickling)):
         exe = find(name)
         if exe:
@@ -174,6 +185,7 @@ def main() -> None:
                   f"{time.perf_counter() - t0:.0f}s", file=sys.stderr)
 
     rows = []
+    big_median: dict[str, float] = {}
     misses: dict[str, list[str]] = {}
     for name, fn in tools.items():
         cwd = tempfile.mkdtemp(prefix=f"{name}-cwd-")
@@ -189,16 +201,21 @@ def main() -> None:
         misses[name] = [p.name for p, (r, _) in zip(mal, mres) if r == "clean"]
         big_s = big_r = big_lib = ""
         if big is not None:
-            r, dt = fn(big, cwd)
-            big_s, big_r = f"{dt:.2f}", r
-            py = sys.executable if name == "modellens" else str(Path(find(name)).parent / "python")
+            runs = [fn(big, cwd) for _ in range(max(1, a.repeat))]
+            big_r = runs[0][0]
+            big_median[name] = statistics.median(dt for _, dt in runs)
+            big_s = f"{big_median[name]:.3f}"
+            if name == "modellens":
+                py = str(Path(ml_exe).parent / "python") if ml_exe else sys.executable
+            else:
+                py = str(Path(find(name)).parent / "python")
             big_lib = library_seconds(py, name, big)
         rows.append((name, f"{detected}/{len(mal)}", f"{100 * detected / len(mal):.0f}%",
                      f"{100 * (detected + m_err) / len(mal):.0f}%", f"{fp}/{len(ben)}",
                      f"{b_err}", f"{m_err}", f"{total:.1f}", big_s, big_lib, big_r))
         shutil.rmtree(cwd, ignore_errors=True)
     head = ("tool", "detected", "det%", "det+err%", "false pos", "errors(benign)",
-            "errors(malicious)", "corpus s", f"big {a.big_gb:g}GB CLI s",
+            "errors(malicious)", "corpus s", f"big {a.big_gb:g}GB CLI s (median of {a.repeat})",
             "big in-process s", "big result")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
@@ -207,6 +224,10 @@ def main() -> None:
         print(" | ".join(str(x).ljust(w) for x, w in zip(r, widths)))
     print(f"\nmalicious files: {len(mal)}, benign files: {len(ben)}; each tool run once per file "
           f"({a.jobs} in parallel).  'error' = the tool could not analyse the file.")
+    ours = big_median.get("modellens")
+    for name, theirs in big_median.items():
+        if name != "modellens" and ours and theirs:
+            print(f"big file, whole process: modellens / {name} = {ours / theirs:.2f}")
     for name, miss in misses.items():
         if miss:
             print(f"{name} missed ({len(miss)}): {', '.join(miss)}")

@@ -195,6 +195,28 @@ def test_pickle_hidden_in_storage_member_is_found(tmp_path):
     assert any("archive/extra/evil" in (f.location.member or "") for f in rep.findings)
 
 
+@pytest.mark.parametrize("pad", [0, 10_000, 100_000], ids=["at-start", "past-window", "past-probe"])
+def test_pickle_in_a_real_storage_member(tmp_path, pad):
+    """torch.save itself writes the pickle bytes as a tensor's storage (a uint8 tensor over them),
+    read from disk (the pread path); a long text prefix pushes the import past the first 4 KiB
+    window (found by the 64 KiB walk) or past the probe (not looked for: documented bound)."""
+    torch = pytest.importorskip("torch")
+    payload = (b"S'" + b"x" * pad + b"'\n0") if pad else b""
+    payload += pickle.dumps(Obj(), protocol=0)
+    p = tmp_path / "m.pt"
+    torch.save({"w": torch.zeros(4), "blob": torch.frombuffer(bytearray(payload), dtype=torch.uint8)},
+               p)
+    assert pickle.loads(payload).__class__.__name__ == "Obj"  # the bytes really are a pickle
+    rep = scan_path(p)
+    hits = [f for f in rep.files[0].findings if f.rule == "zip.pickle-in-storage"]
+    if pad < 64 << 10:
+        assert rep.verdict == "suspicious" and hits and "/data/" in hits[0].location.member
+        assert any(f.rule == "pickle.unknown-global" and "tests.test_scan.Obj" in f.message
+                   for f in rep.files[0].findings)
+    else:
+        assert rep.verdict == "safe" and not hits
+
+
 def test_zip_anomalies():
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:

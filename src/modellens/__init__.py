@@ -21,9 +21,9 @@ from .core.errors import (
     UnsafeError,
     UnsupportedFormatError,
 )
-from .core.model import FileInfo, ModelInfo, TensorInfo
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .core.model import FileInfo, ModelInfo, TensorInfo
     from .names import NameInfo
 
 __version__ = "0.1.0"
@@ -61,10 +61,13 @@ def parse_name(name: str) -> "NameInfo":
 
 
 def __getattr__(name: str):  # noqa: ANN202
-    # ``modellens.convert(src, dst, **options)``: the convert package is callable; imported on
-    # first use so ``import modellens`` stays cheap.
-    if name == "convert":
-        import importlib
+    # Imported on first use so ``import modellens`` (and every command that does not need them,
+    # like ``scan``) stays cheap.  ``modellens.convert(src, dst, **options)``: the convert
+    # package is callable.
+    import importlib
 
+    if name == "convert":
         return importlib.import_module(".convert", __name__)
+    if name in ("ModelInfo", "TensorInfo", "FileInfo"):
+        return getattr(importlib.import_module(".core.model", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,13 +24,13 @@ The module imports the standard library only, so ``import modellens.names`` is c
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterator
+
+from .core.packaged import data_json
 
 __all__ = [
     "SCHEMA",
@@ -266,7 +266,7 @@ def _family(d: dict[str, Any]) -> _Family:
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
-    raw = json.loads(resources.files("modellens").joinpath("data/names.json").read_text("utf-8"))
+    raw = data_json("names.json")
     fams = tuple(_family(f) for f in raw["families"])
     return _Tables(
         families=fams,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterable, Mapping
 
 from ..core.errors import ModelLensError
+from ..core.packaged import data_text
 
 __all__ = ["LANGS", "KnowledgeError", "load", "text", "check_lang", "require", "require_text"]
 
@@ -28,7 +28,7 @@ class KnowledgeError(ModelLensError):
 def load(name: str) -> Any:
     """The parsed JSON file ``modellens/data/<name>``."""
     try:
-        raw = resources.files("modellens").joinpath(f"data/{name}").read_text("utf-8")
+        raw = data_text(name)
     except FileNotFoundError as e:
         raise KnowledgeError(f"knowledge file data/{name} is missing from the package") from e
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterator
 
-from .pickle_vm import Blob, Build, Call, Ext, Global, OutOfBand, PersistentId, Sym
+from .pickle_vm import Blob, Build, Call, Ext, Global, OutOfBand, PersistentId
 
 __all__ = ["children", "flatten", "summarize", "state_dict_of", "Flattened"]
 

@@ -183,6 +183,7 @@ class PickleError(NamedTuple):
     offset: int
     message: str
     limit: bool = False  # a LIMITS bound, not a malformed stream
+    truncated: bool = False  # the stream ran past its end (more bytes might have completed it)
 
 
 @dataclass

@@ -55,9 +55,9 @@ __all__ = [
 
 
 class _Fail(Exception):
-    def __init__(self, offset: int, message: str, limit: bool = False):
+    def __init__(self, offset: int, message: str, limit: bool = False, truncated: bool = False):
         super().__init__(message)
-        self.offset, self.message, self.limit = offset, message, limit
+        self.offset, self.message, self.limit, self.truncated = offset, message, limit, truncated
 
 
 _NESTED_T = frozenset((list, tuple, dict, set, frozenset, Call, Build, PersistentId))
@@ -66,6 +66,7 @@ _U4 = struct.Struct("<I")
 _U8 = struct.Struct("<Q")
 _D8 = struct.Struct(">d")
 _NOFOLD = object()
+_FOLD_MODULES = frozenset(("_codecs", "builtins"))  # where _fold's builtins live
 
 
 def _fold(func: Global, args: Any) -> Any:
@@ -130,7 +131,7 @@ def walk(
     try:
         m.run()
     except _Fail as f:
-        m.result.error = PickleError(f.offset, f.message, f.limit)
+        m.result.error = PickleError(f.offset, f.message, f.limit, f.truncated)
         m.result.end = f.offset
         m.result.value = None
         if strict:
@@ -188,8 +189,9 @@ class _Machine:
         if at + need > self.stop and self.stop < self.size:
             return _Fail(at, f"stream longer than {self.limits.max_pickle_bytes} bytes", True)
         if at == self.start:
-            return _Fail(at, "ran out of input (empty pickle)")
-        return _Fail(at, f"pickle data was truncated (needs {need} bytes, {self.stop - at} left)")
+            return _Fail(at, "ran out of input (empty pickle)", truncated=True)
+        return _Fail(at, f"pickle data was truncated (needs {need} bytes, {self.stop - at} left)",
+                     truncated=True)
 
     def readline(self, pos: int) -> tuple[bytes, int]:
         data, stop = self.data, self.stop
@@ -266,7 +268,8 @@ class _Machine:
 
     def make_call(self, func: Any, args: Any, kind: str, at: int, op: int,
                   kwargs: Any = None) -> Any:
-        if kind == "reduce" and isinstance(func, Global) and not func.obfuscated:
+        if kind == "reduce" and type(func) is Global and func.module in _FOLD_MODULES \
+                and not func.obfuscated:
             folded = _fold(func, args)
             if folded is not _NOFOLD:
                 self.event("call", at, op, func, kind)
@@ -293,6 +296,7 @@ class _Machine:
         max_marks, max_str = lim.max_pickle_depth, lim.max_string_bytes
         blob_min = self.blob_min
         nest = self.nest
+        nested_isdisjoint = _NESTED_T.isdisjoint  # a container of scalars needs no depth entry
         proto = 0
         frame_end = -1
         n_ops = 0
@@ -352,18 +356,17 @@ class _Machine:
                 if len(stack) > max_stack:
                     raise _Fail(at, f"more than {max_stack} items on the pickle stack", True)
             try:
-                if op == 0x71:  # BINPUT
-                    if pos >= stop:
-                        raise self.truncated(pos, 1)
-                    key = mv[pos]
+                if op == 0x72 or op == 0x71:  # LONG_BINPUT (torch's most frequent opcode), BINPUT
+                    w = 4 if op == 0x72 else 1
+                    if pos + w > stop:
+                        raise self.truncated(pos, w)
+                    key = u4(mv, pos)[0] if w == 4 else mv[pos]
                     if len(stack) <= (marks[-1] if marks else 0) or (
                             key not in memo and len(memo) >= max_memo) or (
                             key in memo and memo[key] is not stack[-1]):
                         memo_put(key, at)  # raises the right error, or notes the overwrite
                     memo[key] = stack[-1]
-                    pos += 1
-                elif op == 0x94:  # MEMOIZE
-                    memo_put(len(memo), at)
+                    pos += w
                 elif op == 0x68:  # BINGET
                     if pos + 1 > stop:
                         raise self.truncated(pos, 1)
@@ -372,6 +375,13 @@ class _Machine:
                     if key not in memo:
                         raise _Fail(at, f"Memo value not found at index {key}")
                     push(memo[key])
+                elif op == 0x4D:  # BININT2
+                    if pos + 2 > stop:
+                        raise self.truncated(pos, 2)
+                    push(mv[pos] | (mv[pos + 1] << 8))
+                    pos += 2
+                elif op == 0x94:  # MEMOIZE
+                    memo_put(len(memo), at)
                 elif op == 0x28:  # MARK
                     if len(marks) >= max_marks:
                         raise _Fail(at, f"more than {max_marks} nested MARKs", True)
@@ -397,7 +407,8 @@ class _Machine:
                     items = stack[k:]
                     del stack[k:]
                     v = tuple(items) if op == 0x74 else items
-                    nest(v, items, at)
+                    if not nested_isdisjoint(map(type, items)):
+                        nest(v, items, at)
                     push(v)
                 elif 0x85 <= op <= 0x87:  # TUPLE1..3
                     k = len(stack) - (op - 0x84)
@@ -405,7 +416,8 @@ class _Machine:
                         raise underflow(at)
                     v = tuple(stack[k:])
                     del stack[k:]
-                    nest(v, v, at)
+                    if not nested_isdisjoint(map(type, v)):
+                        nest(v, v, at)
                     push(v)
                 elif op == 0x29:  # EMPTY_TUPLE
                     push(())
@@ -535,24 +547,17 @@ class _Machine:
                         raise self.truncated(pos, 4)
                     push(i4(mv, pos)[0])
                     pos += 4
-                elif op == 0x4D:  # BININT2
-                    if pos + 2 > stop:
-                        raise self.truncated(pos, 2)
-                    push(mv[pos] | (mv[pos + 1] << 8))
-                    pos += 2
                 elif op == 0x47:  # BINFLOAT
                     if pos + 8 > stop:
                         raise self.truncated(pos, 8)
                     push(_D8.unpack_from(mv, pos)[0])
                     pos += 8
-                elif op == 0x72 or op == 0x6A:  # LONG_BINPUT / LONG_BINGET
+                elif op == 0x6A:  # LONG_BINGET
                     if pos + 4 > stop:
                         raise self.truncated(pos, 4)
                     key = u4(mv, pos)[0]
                     pos += 4
-                    if op == 0x72:
-                        memo_put(key, at)
-                    elif key not in memo:
+                    if key not in memo:
                         raise _Fail(at, f"Memo value not found at index {key}")
                     else:
                         push(memo[key])

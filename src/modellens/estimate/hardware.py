@@ -6,14 +6,13 @@ head counts allow.  ``cpu`` means this machine's RAM (read from the OS).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Callable
 
 from ..core.errors import ModelLensError
+from ..core.packaged import data_json
 
 __all__ = ["GPU", "HardwareFit", "find_gpu", "all_gpus", "tensor_parallel_sizes", "fit"]
 
@@ -39,7 +38,7 @@ class GPU:
 
 @lru_cache(maxsize=1)
 def all_gpus() -> tuple[GPU, ...]:
-    raw = json.loads(resources.files("modellens").joinpath("data/gpus.json").read_text("utf-8"))
+    raw = data_json("gpus.json")
     out = []
     for g in raw["gpus"]:
         mem = int(g["memory_mib"]) * 2**20 if "memory_mib" in g else int(g["memory_gib"]) * 2**30

@@ -20,7 +20,6 @@ import re
 import struct
 from typing import Any
 
-from ..core import dtypes
 from ..core.io import LIMITS
 from ..core.pickle_vm import Global, walk
 from .context import MAX_DEPTH, ScanContext, join_member
@@ -164,6 +163,8 @@ def _elsize(g: Any) -> int | None:
         return None
     if g.name == "UntypedStorage":
         return 1
+    from ..core import dtypes
+
     dt = dtypes.from_torch(str(g.name))
     return None if dt is None else max(1, (dt.bits or 8) // 8)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,6 +28,9 @@ class ScanContext:
     # set by the container layer: scan a nested byte blob (nested loaders, archive members)
     scan_blob: Callable[["ScanContext", Any, str | None, str], None] | None = None
     refs: set[str] = field(default_factory=set)  # files this one loads as raw data (ONNX)
+    # (mapping, fd) of the file itself: small reads at scattered offsets use pread, since a page
+    # fault per read on a many-GB mapping costs more and swells resident memory (see peeker)
+    file: tuple[Any, int] | None = None
     _seen: set[tuple] = field(default_factory=set)
 
     def add(self, severity: Severity, rule: str, message: str, member: str | None = None,
@@ -37,6 +41,13 @@ class ScanContext:
         self._seen.add(key)
         self.findings.append(Finding(severity, rule, message,
                                      Location(self.path, member, offset, opcode)))
+
+    def peeker(self, data: Any) -> Callable[[int, int], bytes]:
+        """``peek(offset, n)``: up to n bytes of ``data`` at offset, as bytes."""
+        if self.file is not None and data is self.file[0]:
+            fd = self.file[1]
+            return lambda off, n: os.pread(fd, n, off)
+        return lambda off, n: bytes(data[off : off + n])
 
     def format(self, fmt: str) -> None:
         if fmt not in self.formats:

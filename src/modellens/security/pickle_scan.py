@@ -318,8 +318,7 @@ def _judge_call(ctx: ScanContext, c: Call, member: str | None, container: str | 
 
 
 _LEAVES = frozenset({int, float, bool, type(None), complex, Global})
-_TENSOR_REBUILDERS = frozenset({"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
-                                "torch._utils._rebuild_tensor_v3"})
+_TENSOR_REBUILDERS = frozenset({"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3"})
 
 
 def _children(v: Any) -> list[Any]:
@@ -346,9 +345,13 @@ def _children(v: Any) -> list[Any]:
 def _scan_hidden(ctx: ScanContext, r: PickleResult, call_nodes: list[Call], member: str | None,
                  container: str | None, depth: int) -> None:
     """Byte strings that are pickles themselves (a nested ``pickle.loads`` payload)."""
-    pol = ctx.policy
-    skip = {id(c.args[0]) for c in call_nodes if c.callable is not None
-            and c.callable.qualname in pol.nested_loaders and type(c.args) is tuple and c.args}
+    loaders = ctx.policy.nested_loaders
+    skip = set()  # the blobs nested loaders get were scanned by _judge_call
+    for c in call_nodes:
+        f = c.func
+        if type(f) is Global and not f.obfuscated and type(c.args) is tuple and c.args \
+                and f"{f.module}.{f.name}" in loaders:
+            skip.add(id(c.args[0]))
     budget = 200_000
     seen: set[int] = set()
     todo: list[Any] = [r.value, *call_nodes]
@@ -362,13 +365,17 @@ def _scan_hidden(ctx: ScanContext, r: PickleResult, call_nodes: list[Call], memb
                 continue
             if t is Blob:
                 raw, lo, hi = v._data, v.offset, v.offset + v.length
-            elif t is str:
+                if not looks_like_pickle(bytes(raw[lo : lo + 2])):
+                    continue
+            elif t is str:  # a tensor name, mostly: look at its head before encoding it all
+                if not looks_like_pickle(v[:2].encode("latin-1", "replace")):
+                    continue
                 raw = v.encode("latin-1", "replace")
                 lo, hi = 0, len(raw)
             else:
+                if not looks_like_pickle(bytes(v[:2])):
+                    continue
                 raw, lo, hi = bytes(v), 0, len(v)
-            if not looks_like_pickle(bytes(raw[lo : lo + 2])):
-                continue
             sub = walk_stream(raw, name=ctx.path, start=lo, end=hi, strict=False,
                               encoding=ENCODING, max_pickles=8)
             if not sub or not (sub[0].ok or any(x.kind == "global" for x in sub[0].events)):
@@ -388,7 +395,9 @@ def _scan_hidden(ctx: ScanContext, r: PickleResult, call_nodes: list[Call], memb
             if id(v) in seen:
                 continue
             seen.add(id(v))
-            if t is Call and v.callable is not None and v.callable.qualname in _TENSOR_REBUILDERS:
+            f = v.func if t is Call else None
+            if type(f) is Global and not f.obfuscated and f.module == "torch._utils" \
+                    and f.name in _TENSOR_REBUILDERS:
                 # torch's tensor rebuilders take a storage, sizes and strides: nothing they are
                 # given is ever unpickled, so a thousand-tensor checkpoint is not walked twice
                 continue

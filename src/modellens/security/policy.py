@@ -26,11 +26,11 @@ import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import ModelLensError
+from ..core.packaged import data_json
 
 __all__ = ["Policy", "Judgement", "load_policy", "default_policy", "read_allow_file", "MODES"]
 
@@ -213,8 +213,7 @@ Policy.__eq__ = object.__eq__  # type: ignore[assignment]
 
 @lru_cache(maxsize=1)
 def default_policy() -> Policy:
-    text = resources.files("modellens.data").joinpath("scan_policy.json").read_text("utf-8")
-    return Policy.from_data(json.loads(text), "builtin")
+    return Policy.from_data(data_json("scan_policy.json"), "builtin")
 
 
 def read_allow_file(path: str | Path) -> list[str]:

@@ -71,7 +71,6 @@ def _scan_source(src: ByteSource, name: str, policy: Any) -> FileReport:
 
 def _scan_large(ctx: ScanContext, src: ByteSource) -> None:
     from ..formats import Probe, gguf, safetensors
-    from .scanner import _scan_blob
     from .templates import check_template
 
     probe = Probe(src)

@@ -107,6 +107,7 @@ def _scan_file(path: str | os.PathLike[str], policy: Policy | None = None) -> tu
             ctx.add(Severity.ERROR, "scan.empty", "the file is empty")
             return _report(ctx, p, 0), ctx.refs
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        ctx.file = (mm, fh.fileno())
         try:
             try:
                 _scan_blob(ctx, mm, None, "file")
@@ -115,6 +116,7 @@ def _scan_file(path: str | os.PathLike[str], policy: Policy | None = None) -> tu
             except (RecursionError, MemoryError) as e:
                 ctx.add(Severity.ERROR, "scan.limit", f"analysis gave up ({type(e).__name__})")
         finally:
+            ctx.file = None
             try:
                 mm.close()
             except BufferError:  # a view is still alive somewhere; the GC closes it

@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 from ..core.io import LIMITS
 from .context import ScanContext, join_member
@@ -29,7 +29,8 @@ __all__ = ["scan_zip", "has_zip_directory", "ViewFile"]
 
 S, D, E, I = Severity.SUSPICIOUS, Severity.DANGEROUS, Severity.ERROR, Severity.INFO
 MAX_RATIO = 100
-PROBE_BYTES = 1 << 20  # how much of a storage member is walked when it looks like a pickle
+PROBE_BYTES = 64 << 10  # how much of a storage member is walked when it looks like a pickle
+PROBE_WINDOW = 4096  # ... walked first from a small read
 HIDDEN_SEARCH_MAX = 256 << 20  # below this size, local headers missing from the directory are sought
 
 
@@ -90,20 +91,27 @@ def _bad_name(name: str) -> str | None:
     return None
 
 
-def _local(data: Any, info: zipfile.ZipInfo) -> tuple[int, str, int, int, int, int] | None:
-    """(data offset, name, method, flags, compressed size, size) from the local header."""
+LOCAL_READ = 320  # one read covers a local header, its name and extra field, and the data's head
+
+
+def _local(peek: Callable[[int, int], bytes], size: int, info: zipfile.ZipInfo
+           ) -> tuple[int, str, int, int, int, int, bytes] | None:
+    """(data offset, name, method, flags, compressed size, size, first data bytes) from the
+    local header: one small read per member."""
     off = info.header_offset
-    if off < 0 or off + 30 > len(data):
+    if off < 0 or off + 30 > size:
         return None
-    hdr = bytes(data[off : off + 30])
-    if hdr[:4] != b"PK\x03\x04":
+    buf = peek(off, LOCAL_READ)
+    if buf[:4] != b"PK\x03\x04":
         return None
-    flags, method = struct.unpack_from("<HH", hdr, 6)
-    csize, size = struct.unpack_from("<II", hdr, 18)
-    n, m = struct.unpack_from("<HH", hdr, 26)
-    raw_name = bytes(data[off + 30 : off + 30 + n])
-    name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-    return off + 30 + n + m, name, method, flags, csize, size
+    flags, method = struct.unpack_from("<HH", buf, 6)
+    csize, usize = struct.unpack_from("<II", buf, 18)
+    n, m = struct.unpack_from("<HH", buf, 26)
+    start = off + 30 + n + m
+    if 30 + n + m + 2 > len(buf) and off + 30 + n + m + 2 <= size:
+        buf = peek(off, 30 + n + m + 2)
+    name = bytes(buf[30 : 30 + n]).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+    return start, name, method, flags, csize, usize, bytes(buf[30 + n + m : 30 + n + m + 2])
 
 
 def _read_member(ctx: ScanContext, zf: zipfile.ZipFile, data: Any, info: zipfile.ZipInfo,
@@ -220,6 +228,7 @@ def scan_zip(ctx: ScanContext, data: Any, member: str | None) -> bool:
     if len(data) <= HIDDEN_SEARCH_MAX:
         _hidden_entries(ctx, data, infos, offsets, member)
 
+    peek = ctx.peeker(data)
     pickles = [i for i in infos if i.filename.endswith(".pkl")]
     storage_keys: set[str] = set()
     container = kind if kind in ("pytorch-zip", "torchscript") else None
@@ -230,12 +239,12 @@ def scan_zip(ctx: ScanContext, data: Any, member: str | None) -> bool:
             continue
         done.add(info.header_offset)
         where = join_member(member, info.filename)
-        loc = _local(data, info)
+        loc = _local(peek, len(data), info)
         if loc is None:
             ctx.add(S, "zip.header-mismatch", "no local header where the directory points",
                     where, info.header_offset)
             continue
-        start, lname, method, flags, csize, size = loc
+        start, lname, method, flags, csize, size, head = loc
         if lname != info.filename:
             ctx.add(S, "zip.header-mismatch", f"local header names {lname!r}, the directory "
                     f"{info.filename!r} (readers disagree on the name)", where, info.header_offset)
@@ -251,7 +260,8 @@ def scan_zip(ctx: ScanContext, data: Any, member: str | None) -> bool:
                       and info.filename.startswith((f"{root}/data/", f"{root}/.data/"))
                       and base in storage_keys and info.compress_type == zipfile.ZIP_STORED)
         if is_storage or (container and info.file_size > (64 << 20) and not info.filename.endswith(".pkl")):
-            _probe_storage(ctx, data, start, min(info.compress_size, len(data) - start), where, container)
+            _probe_storage(ctx, data, start, min(info.compress_size, len(data) - start), where,
+                           container, head)
             continue
         content = _read_member(ctx, zf, data, info, start, where)
         if content is None:
@@ -280,8 +290,9 @@ def scan_zip(ctx: ScanContext, data: Any, member: str | None) -> bool:
 def _hidden_entries(ctx: ScanContext, data: Any, infos: list, offsets: set[int],
                     member: str | None) -> None:
     spans = []
+    peek = ctx.peeker(data)
     for i in infos:
-        loc = _local(data, i)
+        loc = _local(peek, len(data), i)
         if loc is not None:
             spans.append((loc[0], loc[0] + i.compress_size))
     spans.sort()
@@ -315,14 +326,19 @@ def _hidden_entries(ctx: ScanContext, data: Any, infos: list, offsets: set[int],
 
 
 def _probe_storage(ctx: ScanContext, data: Any, start: int, n: int, where: str,
-                   container: str | None) -> None:
+                   container: str | None, head: bytes) -> None:
     """A storage is raw tensor bytes; only a storage that really is a pickle is reported."""
-    if n < 2 or not looks_like_pickle(bytes(data[start : start + 2])):
+    if n < 2 or not looks_like_pickle(head):
         return
     from ..core.pickle_vm import walk
 
-    r = walk(data, name=ctx.path, start=start, end=start + min(n, PROBE_BYTES), strict=False,
-             encoding="latin-1")
+    # One byte in twenty of random tensor data looks like an opening opcode: walk a small
+    # window first, and the whole probe only when the walk ran out of that window.
+    peek = ctx.peeker(data)
+    window = peek(start, min(n, PROBE_WINDOW))
+    r = walk(window, name=ctx.path, strict=False, encoding="latin-1")
+    if r.error is not None and r.error.truncated and n > len(window):
+        r = walk(peek(start, min(n, PROBE_BYTES)), name=ctx.path, strict=False, encoding="latin-1")
     if any(e.kind == "global" for e in r.events) and (r.ok or len(r.events) > 1):
         ctx.add(S, "zip.pickle-in-storage", "a tensor storage member holds a pickle with imports",
                 where, start)

@@ -19,17 +19,16 @@ keys; Llama 3's ``llama3`` scaling becomes the ``rope_freqs.weight`` tensor), ``
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from ...core.errors import ModelLensError
+from ...core.packaged import data_json
 
 __all__ = ["ArchSpec", "find_arch", "load_archs", "hparam_metadata",
            "extra_tensors", "apply_transforms", "config_get"]
@@ -79,8 +78,7 @@ def _compile(hf: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=1)
 def load_archs() -> dict[str, ArchSpec]:
-    raw = json.loads(resources.files("modellens").joinpath("data/gguf_archs.json")
-                     .read_text("utf-8"))
+    raw = data_json("gguf_archs.json")
     common = raw["common"]
     out: dict[str, ArchSpec] = {}
     for name, spec in raw["archs"].items():
