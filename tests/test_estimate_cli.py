@@ -79,6 +79,18 @@ def test_zero3_divides_states(qwen_config):
     assert eight["per_gpu_bytes"] < one["per_gpu_bytes"] / 4
 
 
+def test_precision_and_optimizer_options(qwen_config):
+    mixed = run_cli("estimate", qwen_config, "--mode", "full", "--optimizer", "adamw-fused", "--json").json()
+    pure = run_cli("estimate", qwen_config, "--mode", "full", "--precision", "pure", "--optimizer", "adamw-fused",
+                   "--json").json()
+    P = mixed["model"]["parameters"]
+    assert mixed["breakdown_bytes"]["optimizer"] == 12 * P and pure["breakdown_bytes"]["optimizer"] == 4 * P
+    assert (mixed["assumptions"]["precision"], pure["assumptions"]["precision"]) == ("mixed", "pure")
+    assert "optimizer_step" in mixed["assumptions"]
+    res = run_cli("estimate", qwen_config, "--mode", "full", "--precision", "pure")
+    assert res.code == 0 and "precision pure" in res.stdout and "optimizer step" in res.stdout
+
+
 def test_folder_with_weights_uses_exact_bytes(tmp_path):
     cfg = {**QWEN3_8B, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 256}
@@ -103,6 +115,8 @@ def test_errors_are_one_line(tmp_path, qwen_config):
     assert_one_line_error(run_cli("estimate", qwen_config, "--quant", "int3"), "unknown quantization")
     assert_one_line_error(run_cli("estimate", qwen_config, "--gpu", "voodoo2"), "unknown GPU")
     assert_one_line_error(run_cli("estimate", qwen_config, "--mode", "rlhf"), "unknown mode")
+    assert_one_line_error(run_cli("estimate", qwen_config, "--mode", "full", "--precision", "fp4"), "unknown precision")
+    assert_one_line_error(run_cli("estimate", qwen_config, "--mode", "lora", "--optimizer", "lion"), "unknown optimizer")
     assert_one_line_error(run_cli("estimate", qwen_config, "--mode", "lora", "--lora-targets", "nope"), "LoRA target")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

@@ -144,16 +144,31 @@ def test_qlora_7b_in_band():
 
 def test_full_finetune_breakdown_and_zero():
     m = model_from_config(LLAMA_2_7B, "Llama-2-7b")
-    e = estimate_training(m, mode="full")
+    e = estimate_training(m, mode="full", optimizer="adamw-fused")
     P = m.parameters
     assert (e.breakdown["weights"], e.breakdown["gradients"], e.breakdown["optimizer"]) == (2 * P, 2 * P, 12 * P)
     assert e.assumptions["bytes_per_parameter"] == 16
+    # torch's foreach AdamW: one fp32 moment-sized temporary in step(), when activations are freed
+    foreach = estimate_training(m, mode="full")
+    act = e.breakdown["activations"]
+    assert foreach.total_bytes - e.total_bytes == 4 * P - act > 0
+    # a model loaded in bf16 and trained as is: moments in bf16, no master copy; 2 B temporary
+    pure = estimate_training(m, mode="full", precision="pure")
+    assert pure.breakdown["optimizer"] == 4 * P + (2 * P - act)
+    assert pure.assumptions["bytes_per_parameter"] == 8
+    eight = estimate_training(m, mode="full", optimizer="adamw-8bit")
+    assert eight.breakdown["optimizer"] == 4 * P + 2 * P  # master + two uint8 moments, fused: no temporary
     states = 16 * P
     z3 = estimate_training(m, mode="full", zero=3, gpus=8)
     z1 = estimate_training(m, mode="full", zero=1, gpus=8)
-    fixed = e.breakdown["activations"] + e.breakdown["overhead"]
-    assert z3.per_gpu_bytes == pytest.approx(states / 8 + fixed, rel=1e-6)
-    assert z1.per_gpu_bytes == pytest.approx(4 * P + 12 * P / 8 + fixed, rel=1e-6)
+    overhead = e.breakdown["overhead"]
+    # DeepSpeed: the step copies the gradient partition to fp32 (ZeRO-3: one sub-group at most)
+    assert z3.per_gpu_bytes == pytest.approx(states / 8 + overhead + max(act, min(P / 8, 1e9) * 4), rel=1e-6)
+    assert z1.per_gpu_bytes == pytest.approx(4 * P + 12 * P / 8 + overhead + max(act, P / 8 * 4), rel=1e-6)
+    with pytest.raises(ModelLensError):
+        estimate_training(m, mode="full", precision="fp8-everything")
+    with pytest.raises(ModelLensError):
+        estimate_training(m, mode="full", optimizer="lion")
     ckpt = estimate_training(m, mode="full", context=4096, batch=2)
     nockpt = estimate_training(m, mode="full", context=4096, batch=2, checkpointing=False)
     assert nockpt.breakdown["activations"] > 3 * ckpt.breakdown["activations"]

@@ -40,7 +40,7 @@ def _render(e, glance: list | None) -> None:  # noqa: ANN001
               f"{format_count(m.parameters)} parameters ({m.parameters:,}){active} · from {m.source}{approx}")
     a = e.assumptions
     setting = [f"mode {e.mode}"]
-    for key in ("engine", "dtype", "context", "batch", "micro_batch", "zero"):
+    for key in ("engine", "dtype", "precision", "optimizer", "context", "batch", "micro_batch", "zero"):
         if a.get(key) not in (None, ""):
             setting.append(f"{key.replace('_', '-')} {a[key]}")
     if a.get("quant"):
@@ -73,7 +73,8 @@ def _render(e, glance: list | None) -> None:  # noqa: ANN001
         for n in hw.notes:
             con.print(f"  [dim]· {safe_text(n, 300)}[/dim]")
     con.print("[dim]assumptions:[/dim]")
-    for k in ("weights", "kv_cache", "activations", "adapters", "optimizer_states", "sharding", "overhead"):
+    for k in ("weights", "kv_cache", "activations", "adapters", "optimizer_states", "optimizer_step", "sharding",
+              "overhead"):
         if a.get(k):
             con.print(f"  [dim]· {k.replace('_', ' ')}: {safe_text(a[k], 400)}[/dim]")
     for n in e.notes:
@@ -105,6 +106,11 @@ def estimate_command(
     kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="KV cache dtype (default: the compute dtype)."),
     gpu_util: float = typer.Option(0.9, "--gpu-memory-utilization", min=0.05, max=1.0, help="vLLM's share of each GPU."),
     no_checkpointing: bool = typer.Option(False, "--no-gradient-checkpointing", help="Training without recomputation."),
+    precision: str = typer.Option("mixed", "--precision",
+                                  help="Training: mixed (fp32 master weights and Adam moments: AMP, DeepSpeed, FSDP) "
+                                       "| pure (weights and moments in --dtype: a model loaded in bf16 and trained as is)."),
+    optimizer: str = typer.Option("adamw", "--optimizer",
+                                  help="Training: adamw (torch, foreach) | adamw-fused | adamw-8bit (bitsandbytes)."),
     json_out: bool = typer.Option(False, "--json", help="Print the modellens.estimate/1 JSON object."),
 ) -> int:
     """Memory to run or fine-tune a model, every component shown, and whether it fits."""
@@ -129,7 +135,7 @@ def estimate_command(
                 targets = "all-linear"
             e = estimate(spec, mode=chosen, gpu=gpu, dtype=dtype, context=context or 2048, batch=batch, gpus=gpus,
                          zero=zero, lora_rank=lora_rank, lora_targets=targets, quant=quant,
-                         checkpointing=not no_checkpointing)
+                         checkpointing=not no_checkpointing, precision=precision, optimizer=optimizer)
     except KeyError as exc:
         raise ModelLensError(str(exc).strip("'\"")) from exc
     glance = at_a_glance(spec) if mode is None else None

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.errors import CorruptFileError, LimitExceededError, ModelLensError, NotFoundError
 from .architecture import (AttentionLayout, ParameterCount, attention_layout, count_parameters,
-                           supported_model_types)
+                           remote_code_config, supported_model_types)
 from .hardware import GPU, HardwareFit, all_gpus, find_gpu
 from .memory import (ENGINES, MODES, SCHEMA, Estimate, ModelSpec, at_a_glance, estimate_inference,
                      estimate_training, lora_modules, lora_parameters)
@@ -52,6 +52,7 @@ def _parse_config(raw: bytes, where: str) -> dict[str, Any]:
 
 def model_from_config(cfg: dict[str, Any], name: str = "config", source: str = "config") -> ModelSpec:
     """A ModelSpec with exact counts from a config dict."""
+    cfg = dict(remote_code_config(cfg))
     try:
         counts = count_parameters(cfg)
         layout = attention_layout(cfg)

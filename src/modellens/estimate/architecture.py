@@ -18,6 +18,7 @@ The module imports the standard library only.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -27,6 +28,7 @@ __all__ = [
     "count_parameters",
     "attention_layout",
     "text_config",
+    "remote_code_config",
     "supported_model_types",
 ]
 
@@ -221,6 +223,8 @@ FAMILIES: dict[str, Family] = {
     "phimoe": Family(norm="layer", qkv_bias=True, o_bias=True, moe=MoE(inter_keys=("intermediate_size",)),
                      sliding="all", family="phimoe"),
     "qwen3_next": Family(qk_norm="head", moe=_QWEN_MOE, linear_attention=True, family="qwen3_next"),
+    # Qwen (1.0), remote code: read through remote_code_config (c_attn = fused q/k/v with bias)
+    "qwen": Family(qkv_bias=True, o_bias=False, family="qwen"),
 }
 # Multimodal wrappers: their text model is one of the rows above.
 _TEXT_OF = {
@@ -553,6 +557,34 @@ _VISION: dict[str, tuple[Callable[[Config, int], int], Callable[[Config, Config]
 }
 
 
+# --------------------------------------------------------------------------- remote-code configs
+
+
+def _qwen1(c: Config) -> dict[str, Any]:
+    """Qwen (1.0, ``QWenLMHeadModel``): ``c_attn`` (fused q/k/v, with bias) and ``c_proj``; an MLP
+    of ``w1`` / ``w2`` (each ``intermediate_size / 2`` wide, gated) and ``c_proj``; RMS norms; an
+    untied ``lm_head``; ``kv_channels`` is the head size and every head has its own k/v."""
+    heads = int(c["num_attention_heads"])
+    return {**c, "num_key_value_heads": heads, "intermediate_size": int(c["intermediate_size"]) // 2,
+            "head_dim": int(c.get("kv_channels") or int(c["hidden_size"]) // heads),
+            "tie_word_embeddings": False, "attention_bias": True}
+
+
+_REMOTE_CODE: dict[str, Callable[[Config], dict[str, Any]]] = {"qwen": _qwen1}
+
+
+def remote_code_config(cfg: Config) -> Config:
+    """A remote-code family's config in the keys this module reads (the original otherwise).
+
+    Models that ship their own modelling code (``trust_remote_code``) name their sizes their own
+    way; the ones in :data:`_REMOTE_CODE` are mapped onto the standard keys once, here, so the
+    counts, the KV layout and the LoRA modules all read the same numbers."""
+    mt = str(cfg.get("model_type") or "")
+    if mt in _REMOTE_CODE and not cfg.get("_modellens_mapped"):
+        return {**_REMOTE_CODE[mt](cfg), "_modellens_mapped": mt}
+    return cfg
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -572,11 +604,16 @@ def _generic(model_type: str, c: Config) -> ParameterCount:
 
 def count_parameters(cfg: Config) -> ParameterCount:
     """Parameters of the model a ``config.json`` describes (the class transformers builds)."""
+    cfg = remote_code_config(cfg)
     mt = str(cfg.get("model_type") or "")
     if mt in _SPECIAL:
         return _SPECIAL[mt](cfg)
     if mt in FAMILIES:
-        return _count_decoder(mt, cfg, FAMILIES[mt])
+        pc = _count_decoder(mt, cfg, FAMILIES[mt])
+        if cfg.get("_modellens_mapped"):
+            pc = dataclasses.replace(pc, notes=(f"{mt}: remote-code model (trust_remote_code); its config "
+                                                "read with the layout of its modelling code",) + pc.notes)
+        return pc
     if mt in _TEXT_OF:
         tc = text_config(cfg)
         text_mt = _TEXT_OF[mt]
@@ -637,6 +674,7 @@ def _sliding_flags(c: Config, f: Family, layers: int) -> list[bool]:
 
 def attention_layout(cfg: Config) -> AttentionLayout | None:
     """Per-token KV cache elements of the text model (None for encoder-only models)."""
+    cfg = remote_code_config(cfg)
     mt = str(cfg.get("model_type") or "")
     c = text_config(cfg)
     if mt in ("bert",):

@@ -370,6 +370,13 @@ def lora_modules(m: ModelSpec) -> dict[str, list[tuple[int, int, int]]]:
     elif mt == "phi3":
         add("qkv_proj", h, (heads + 2 * kv) * hd, n)
         add("o_proj", heads * hd, h, n)
+    elif mt == "qwen":  # Qwen (1.0): attn.c_attn / attn.c_proj, mlp.w1 / w2 / c_proj
+        add("c_attn", h, 3 * heads * hd, n)
+        add("c_proj", heads * hd, h, n)
+        add("w1", h, inter, n)
+        add("w2", h, inter, n)
+        add("c_proj", inter, h, n)
+        return mods
     else:
         for name, o in (("q_proj", heads * hd), ("k_proj", kv * hd), ("v_proj", kv * hd)):
             add(name, h, o, n)
@@ -413,7 +420,10 @@ def lora_parameters(m: ModelSpec, rank: int, targets: str | list[str] = "default
     """Exact LoRA parameter count: r × (in + out) per targeted linear module (alpha-independent)."""
     mods = lora_modules(m)
     if targets in ("default", None):
-        wanted = [n for n in ("q_proj", "v_proj", "qkv_proj", "q_a_proj", "q_b_proj", "kv_b_proj") if n in mods][:2]
+        # peft's defaults (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING): q and v, or the
+        # fused projection that holds them
+        wanted = [n for n in ("q_proj", "v_proj", "qkv_proj", "c_attn", "q_a_proj", "q_b_proj", "kv_b_proj")
+                  if n in mods][:2]
         if "q_proj" in mods and "v_proj" in mods:
             wanted = ["q_proj", "v_proj"]
     elif targets in ("all-linear", ["all-linear"]):
@@ -465,34 +475,75 @@ def _activations(m: ModelSpec, seq: int, micro_batch: int, checkpointing: bool, 
     return int(stored), f"{how}; logits and their gradient for {seq} × {micro_batch} tokens"
 
 
+PRECISIONS = ("mixed", "pure")
+OPTIMIZERS = ("adamw", "adamw-fused", "adamw-8bit")
+ZERO_SUB_GROUP = 10**9  # DeepSpeed's default sub_group_size: ZeRO-3 steps the optimizer this many elements at a time
+
+
+def _moment_bytes(optimizer: str, state_bytes: float) -> float:
+    """Bytes per trainable parameter of the two Adam moments."""
+    return 2.0 if optimizer == "adamw-8bit" else 2 * state_bytes  # bitsandbytes: two uint8 moments
+
+
+def _step_transient(optimizer: str, trainable_per_gpu: float, state_bytes: float, zero: int) -> tuple[int, str]:
+    """Memory that exists only inside ``optimizer.step()``, when the activations are already freed.
+
+    torch's AdamW on CUDA (``foreach``, the default) allocates one moment-sized temporary for
+    ``sqrt(v)``; the fused kernels (``fused=True``, DeepSpeed's FusedAdam, bitsandbytes) none.
+    DeepSpeed ZeRO copies the gradient partition to fp32 for the step (ZeRO-3: one sub-group of
+    at most ``sub_group_size`` elements at a time)."""
+    if zero:
+        n = min(trainable_per_gpu, ZERO_SUB_GROUP) if zero == 3 else trainable_per_gpu
+        return int(n * 4), "DeepSpeed ZeRO: the step copies the gradient partition to fp32 (4 B/param" + (
+            f", at most {ZERO_SUB_GROUP:.0e} elements per sub-group)" if zero == 3 else ")")
+    if optimizer == "adamw":
+        return int(trainable_per_gpu * state_bytes), (f"torch AdamW (foreach): one {state_bytes:g} B/param "
+                                                       "temporary during step()")
+    return 0, f"{optimizer}: fused update, no temporaries"
+
+
 def estimate_training(m: ModelSpec, *, mode: str = "full", dtype: str = "bf16", context: int = 2048,
                       batch: int = 1, gpus: int = 1, zero: int | None = None, lora_rank: int = 16,
                       lora_targets: str | list[str] = "default", adapter_dtype: str = "f32",
                       checkpointing: bool = True, virtual_tokens: int = 20, gpu: GPU | None = None,
-                      quant: str | None = None) -> Estimate:
-    """Memory per GPU for one training step of a ``batch``-sequence micro-batch of ``context`` tokens."""
+                      quant: str | None = None, precision: str = "mixed",
+                      optimizer: str = "adamw") -> Estimate:
+    """Memory per GPU for one training step of a ``batch``-sequence micro-batch of ``context`` tokens.
+
+    ``precision`` (full fine-tuning): ``mixed`` keeps fp32 master weights and fp32 Adam moments
+    (AMP on an fp32 model, DeepSpeed, FSDP mixed precision); ``pure`` trains the weights in
+    ``dtype`` as loaded (a model loaded in bf16 and handed to torch's AdamW: the moments take
+    the parameters' dtype).  ``optimizer``: ``adamw`` (torch, foreach), ``adamw-fused`` or
+    ``adamw-8bit`` (bitsandbytes)."""
     if mode not in MODES[1:]:
         raise ModelLensError(f"unknown training mode {mode!r}; known: {', '.join(MODES[1:])}")
     if zero not in (None, 0, 1, 2, 3):
         raise ModelLensError("--zero must be 1, 2 or 3")
+    if precision not in PRECISIONS:
+        raise ModelLensError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+    if optimizer not in OPTIMIZERS:
+        raise ModelLensError(f"unknown optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
     zero = zero or 0
     act_bytes = 4.0 if dtype.lower() in ("f32", "fp32", "float32") else 2.0
-    mixed = act_bytes == 2.0
+    mixed = act_bytes == 2.0 and precision == "mixed"
     P = m.parameters
     assumptions: dict[str, Any] = {"dtype": dtype, "context": context, "micro_batch": batch, "gpus": gpus,
                                    "zero": zero or None, "gradient_checkpointing": checkpointing,
-                                   "optimizer": "AdamW (two fp32 moments)"}
+                                   "optimizer": optimizer}
     notes = list(m.notes)
     extra: dict[str, Any] = {}
     if mode == "full":
+        state_bytes = 4.0 if mixed or act_bytes == 4.0 else act_bytes
         weights = P * act_bytes
         grads = P * act_bytes
-        optim = P * (12 if mixed else 8)
+        optim = P * ((4 if mixed else 0) + _moment_bytes(optimizer, state_bytes))
         adapters = 0
+        assumptions["precision"] = precision if act_bytes == 2.0 else "f32"
         assumptions["weights"] = f"{dtype} weights {act_bytes:g} B/param"
         assumptions["gradients"] = f"{dtype} gradients {act_bytes:g} B/param"
-        assumptions["optimizer_states"] = ("fp32 master weights + two fp32 Adam moments: 12 B/param (mixed precision)"
-                                           if mixed else "two fp32 Adam moments: 8 B/param")
+        assumptions["optimizer_states"] = (
+            f"fp32 master weights + two Adam moments: {optim / P:g} B/param (mixed precision)" if mixed else
+            f"two Adam moments in the parameters' dtype: {optim / P:g} B/param")
         assumptions["bytes_per_parameter"] = (weights + grads + optim) / P
         trainable = P
     else:
@@ -515,10 +566,12 @@ def estimate_training(m: ModelSpec, *, mode: str = "full", dtype: str = "bf16", 
             assumptions["lora"] = {"rank": lora_rank, "targets": targets, "alpha": "does not change the count"}
             extra["lora_parameters"] = trainable
         ab = _bytes_of(adapter_dtype)
+        state_bytes = 4.0 if precision == "mixed" else ab
         adapters = int(trainable * ab)
         grads = int(trainable * ab)
-        optim = int(trainable * 8)
-        assumptions["adapters"] = (f"{trainable:,} trainable parameters × ({ab:g} weights + {ab:g} gradients + 8 Adam) "
+        optim = int(trainable * _moment_bytes(optimizer, state_bytes))
+        assumptions["adapters"] = (f"{trainable:,} trainable parameters × ({ab:g} weights + {ab:g} gradients + "
+                                   f"{optim / max(trainable, 1):g} Adam) "
                                    f"bytes; adapter dtype {adapter_dtype}"
                                    + (" (peft upcasts adapters to fp32 by default)" if adapter_dtype == "f32" else ""))
         if mode == "qlora":
@@ -527,8 +580,14 @@ def estimate_training(m: ModelSpec, *, mode: str = "full", dtype: str = "bf16", 
     assumptions["activations"] = act_how
     overhead = int(0.5 * GiB)
     assumptions["overhead"] = "CUDA context, cuBLAS workspace, allocator fragmentation: 0.5 GiB"
-    breakdown = {"weights": int(weights), "activations": act, "gradients": int(grads), "optimizer": int(optim),
-                 "adapters": int(adapters), "overhead": overhead}
+    if mode == "qlora" and optimizer == "adamw":
+        optimizer = "adamw-fused"  # bitsandbytes' paged AdamW: one fused kernel per parameter
+    step, step_how = _step_transient(optimizer, trainable, state_bytes, zero)
+    step_extra = max(0, step - act)  # the step runs after backward has freed the activations
+    assumptions["optimizer_step"] = (f"{step_how}; peak = the larger of backward (activations) and the step, "
+                                     "the step's excess counted under optimizer")
+    breakdown = {"weights": int(weights), "activations": act, "gradients": int(grads),
+                 "optimizer": int(optim) + step_extra, "adapters": int(adapters), "overhead": overhead}
     extra["trainable_parameters"] = trainable
 
     def per_gpu(n: int) -> int:
@@ -539,7 +598,8 @@ def estimate_training(m: ModelSpec, *, mode: str = "full", dtype: str = "bf16", 
             g = g / n
         if zero >= 3:
             w = w / n
-        return int(w + g + o + adapters + act + overhead)
+        s_n, _ = _step_transient(optimizer, trainable / n if zero else trainable, state_bytes, zero)
+        return int(w + g + o + adapters + overhead + max(act, s_n))
 
     if zero:
         assumptions["sharding"] = {1: "ZeRO-1: optimizer states / N", 2: "ZeRO-2: optimizer states and gradients / N",
