@@ -581,7 +581,7 @@ def estimate_training(m: ModelSpec, *, mode: str = "full", dtype: str = "bf16", 
     overhead = int(0.5 * GiB)
     assumptions["overhead"] = "CUDA context, cuBLAS workspace, allocator fragmentation: 0.5 GiB"
     if mode == "qlora" and optimizer == "adamw":
-        optimizer = "adamw-fused"  # bitsandbytes' paged AdamW: one fused kernel per parameter
+        optimizer = "paged AdamW (bitsandbytes)"  # one fused kernel per parameter: no temporaries
     step, step_how = _step_transient(optimizer, trainable, state_bytes, zero)
     step_extra = max(0, step - act)  # the step runs after backward has freed the activations
     assumptions["optimizer_step"] = (f"{step_how}; peak = the larger of backward (activations) and the step, "
