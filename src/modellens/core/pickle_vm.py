@@ -723,6 +723,14 @@ class _Machine:
 
     # -- container mutation, as _pickle.c's do_append / do_setitems / load_additems ---------
     def appends(self, stack: list[Any], k: int, at: int) -> None:
+        self._add_items(stack, k, at, list, list.extend, "listitems", 0x65, "APPENDS to", "append")
+
+    def additems(self, stack: list[Any], k: int, at: int) -> None:
+        self._add_items(stack, k, at, set, set.update, "setitems", 0x90, "ADDITEMS to", "add")
+
+    def _add_items(self, stack: list[Any], k: int, at: int, plain: type, add: Any, field: str, op: int,
+                   what: str, method: str) -> None:
+        """APPEND(S) / ADDITEMS: the items above mark ``k`` go into the object below it."""
         if k > len(stack) or k <= 0:
             raise _Fail(at, "unpickling stack underflow")
         items = stack[k:]
@@ -730,16 +738,18 @@ class _Machine:
         del stack[k:]
         if not items:
             return
-        if type(target) is list:
-            target.extend(items)
+        if type(target) is plain:
+            add(target, items)
         elif isinstance(target, Call):
-            if target.listitems is None:
-                target.listitems = []
-            target.listitems.extend(items)
+            held = getattr(target, field)
+            if held is None:
+                held = []
+                setattr(target, field, held)
+            held.extend(items)
         else:
-            self.event("anomaly", at, 0x65, None, f"APPENDS to {type(target).__name__}")
+            self.event("anomaly", at, op, None, f"{what} {type(target).__name__}")
             if not isinstance(target, Sym):
-                raise _Fail(at, f"'{type(target).__name__}' object has no attribute 'append'")
+                raise _Fail(at, f"'{type(target).__name__}' object has no attribute '{method}'")
             return
         self.nest(target, items, at, False)
 
@@ -769,26 +779,5 @@ class _Machine:
             self.event("anomaly", at, 0x75, None, f"SETITEMS on {type(target).__name__}")
             if not isinstance(target, Sym):
                 raise _Fail(at, f"'{type(target).__name__}' object does not support item assignment")
-            return
-        self.nest(target, items, at, False)
-
-    def additems(self, stack: list[Any], k: int, at: int) -> None:
-        if k > len(stack) or k <= 0:
-            raise _Fail(at, "unpickling stack underflow")
-        items = stack[k:]
-        target = stack[k - 1]
-        del stack[k:]
-        if not items:
-            return
-        if type(target) is set:
-            target.update(items)
-        elif isinstance(target, Call):
-            if target.setitems is None:
-                target.setitems = []
-            target.setitems.extend(items)
-        else:
-            self.event("anomaly", at, 0x90, None, f"ADDITEMS to {type(target).__name__}")
-            if not isinstance(target, Sym):
-                raise _Fail(at, f"'{type(target).__name__}' object has no attribute 'add'")
             return
         self.nest(target, items, at, False)
