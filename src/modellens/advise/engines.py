@@ -99,6 +99,18 @@ def _trust(ctx: ModelContext, ex: list[dict[str, str]], warnings: list[str]) -> 
     return ["--trust-remote-code"]
 
 
+def _server_tail(ctx: ModelContext, engine: str, argv: list[str], ex: list[dict[str, str]], warnings: list[str],
+                 served_name: str, port: int) -> list[str]:
+    """The flags every OpenAI-compatible server command ends with: tool-call / reasoning
+    parsers, remote code, the served name and the port.  Returns the parsers' notes."""
+    parsers, pex, notes = _parsers(ctx, engine)
+    argv += parsers
+    ex += pex
+    argv += _trust(ctx, ex, warnings)
+    argv += ["--served-model-name", served_name, "--port", str(port)]
+    return notes
+
+
 # --------------------------------------------------------------------------- vLLM
 
 
@@ -135,11 +147,7 @@ def build_vllm(ctx: ModelContext, *, gpu, gpus, context, quant, port, utilizatio
         argv += ["--speculative-config", cfg]
         ex.append(_why("--speculative-config", cfg, f"the checkpoint ships {ctx.mtp_layers} multi-token-prediction "
                        "layer(s): they draft tokens the main model verifies (faster decoding at low batch)"))
-    parsers, pex, notes = _parsers(ctx, "vllm")
-    argv += parsers
-    ex += pex
-    argv += _trust(ctx, ex, warnings)
-    argv += ["--served-model-name", served_name, "--port", str(port)]
+    notes = _server_tail(ctx, "vllm", argv, ex, warnings, served_name, port)
     ex.append(_why("--served-model-name", served_name, "the name clients pass as \"model\""))
     ex.append(_why("--port", port, "vLLM's OpenAI-compatible server (default 8000): /v1/chat/completions, /v1/completions, /v1/models"))
     env = {}
@@ -180,11 +188,7 @@ def build_sglang(ctx: ModelContext, *, gpu, gpus, context, quant, port, utilizat
                  "--speculative-num-draft-tokens", "2"]
         ex.append(_why("--speculative-algorithm", "EAGLE", f"the checkpoint's {ctx.mtp_layers} MTP layer(s) serve as "
                        "the draft model (SGLang runs MTP through its EAGLE path)"))
-    parsers, pex, notes = _parsers(ctx, "sglang")
-    argv += parsers
-    ex += pex
-    argv += _trust(ctx, ex, warnings)
-    argv += ["--served-model-name", served_name, "--port", str(port)]
+    notes = _server_tail(ctx, "sglang", argv, ex, warnings, served_name, port)
     ex.append(_why("--port", port, "SGLang's OpenAI-compatible server (default 30000)"))
     env = {"SGLANG_USE_MODELSCOPE": "true"} if ctx.source == "modelscope" else {}
     return ServePlan("sglang", spec["version"], ctx, tuple(argv), tuple(ex), env, sizing=s, port=port,
