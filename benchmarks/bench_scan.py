@@ -4,12 +4,19 @@
                                     [--skip-big] [--repeat 7] [--workdir DIR]
 
 Builds the project's corpora (``tests/scan_corpus``: malicious samples, each verified to fire
-by the test-suite, and honest checkpoints), plus a generated torch ``.bin`` of ``--big-gb`` GB
-(a real ``torch.save`` zip whose storages are backed by a sparse file, so writing it needs no
-RAM), then runs every tool's CLI once per file — the way CI uses them — and prints:
+by the test-suite, and honest checkpoints) and runs every tool's CLI once per file — the way CI
+uses them.  Then two 8 GB torch ``.bin`` files, every tool ``--repeat`` times each (median):
 
-    detection rate on malicious files (flagged unsafe), false positives on benign files,
-    errors (the tool could not analyse the file), total seconds, and seconds on the big file.
+* ``llama``: the project's benchmark checkpoint (``benchmarks/generate.py bin``: a Llama-layout
+  state dict of 993 bf16 tensors, 8.0 GB, the pickle a real checkpoint of that size has);
+  generated into bench-data/ when missing;
+* ``huge``: ``--big-gb`` GB in 1 GiB float32 tensors (a real ``torch.save`` zip whose storages
+  are mapped from sparse files): a pickle of a few hundred bytes, so every tool's time is its
+  interpreter and command-line start-up.
+
+It prints detection rate on malicious files (flagged unsafe), false positives on benign files,
+errors (the tool could not analyse the file), total seconds, seconds on each big file and the
+ratios modellens / peer.
 
 Peers (install them in their own venv: ``pip install picklescan modelscan fickling``) are found
 in ``--peers-bin`` or on PATH; a missing peer is reported as such.  Exit codes used:
@@ -33,6 +40,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 # every tool runs as installed: bytecode cached (pip compiles peers at install time; the
@@ -174,18 +182,24 @@ def main() -> None:
             tools[name] = factory(exe)
         else:
             print(f"{name}: not found (pip install {name} in --peers-bin's venv)", file=sys.stderr)
-    big = None
+    bigs: dict[str, Path] = {}
     if not a.skip_big:
-        big = work / "big" / "pytorch_model.bin"
-        big.parent.mkdir(exist_ok=True)
-        if not big.exists():
+        import generate  # benchmarks/generate.py: the project's 8 GB checkpoint
+
+        if not generate.bin_complete():
+            generate.generate_bin()
+        bigs["llama"] = generate.BIN_DIR / "pytorch_model.bin"
+        huge = work / "big" / "pytorch_model.bin"
+        huge.parent.mkdir(exist_ok=True)
+        if not huge.exists():
             t0 = time.perf_counter()
-            make_big(big, a.big_gb)
-            print(f"generated {big} ({big.stat().st_size / 1e9:.1f} GB) in "
+            make_big(huge, a.big_gb)
+            print(f"generated {huge} ({huge.stat().st_size / 1e9:.1f} GB) in "
                   f"{time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        bigs["huge"] = huge
 
     rows = []
-    big_median: dict[str, float] = {}
+    big_median: dict[tuple[str, str], float] = {}
     misses: dict[str, list[str]] = {}
     for name, fn in tools.items():
         cwd = tempfile.mkdtemp(prefix=f"{name}-cwd-")
@@ -199,24 +213,23 @@ def main() -> None:
         fp = sum(r == "flagged" for r, _ in bres)
         b_err = sum(r == "error" for r, _ in bres)
         misses[name] = [p.name for p, (r, _) in zip(mal, mres) if r == "clean"]
-        big_s = big_r = big_lib = ""
-        if big is not None:
+        big_cells = []
+        for case, big in bigs.items():
             runs = [fn(big, cwd) for _ in range(max(1, a.repeat))]
-            big_r = runs[0][0]
-            big_median[name] = statistics.median(dt for _, dt in runs)
-            big_s = f"{big_median[name]:.3f}"
+            big_median[(case, name)] = statistics.median(dt for _, dt in runs)
             if name == "modellens":
                 py = str(Path(ml_exe).parent / "python") if ml_exe else sys.executable
             else:
                 py = str(Path(find(name)).parent / "python")
-            big_lib = library_seconds(py, name, big)
+            big_cells += [f"{big_median[(case, name)]:.3f}", library_seconds(py, name, big), runs[0][0]]
         rows.append((name, f"{detected}/{len(mal)}", f"{100 * detected / len(mal):.0f}%",
                      f"{100 * (detected + m_err) / len(mal):.0f}%", f"{fp}/{len(ben)}",
-                     f"{b_err}", f"{m_err}", f"{total:.1f}", big_s, big_lib, big_r))
+                     f"{b_err}", f"{m_err}", f"{total:.1f}", *big_cells))
         shutil.rmtree(cwd, ignore_errors=True)
     head = ("tool", "detected", "det%", "det+err%", "false pos", "errors(benign)",
-            "errors(malicious)", "corpus s", f"big {a.big_gb:g}GB CLI s (median of {a.repeat})",
-            "big in-process s", "big result")
+            "errors(malicious)", "corpus s",
+            *[c for case in bigs for c in (f"{case} CLI s (median of {a.repeat})", f"{case} in-process s",
+                                           f"{case} result")])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
     print("-+-".join("-" * w for w in widths))
@@ -224,10 +237,11 @@ def main() -> None:
         print(" | ".join(str(x).ljust(w) for x, w in zip(r, widths)))
     print(f"\nmalicious files: {len(mal)}, benign files: {len(ben)}; each tool run once per file "
           f"({a.jobs} in parallel).  'error' = the tool could not analyse the file.")
-    ours = big_median.get("modellens")
-    for name, theirs in big_median.items():
-        if name != "modellens" and ours and theirs:
-            print(f"big file, whole process: modellens / {name} = {ours / theirs:.2f}")
+    for case in bigs:
+        ours = big_median.get((case, "modellens"))
+        for (c, name), theirs in big_median.items():
+            if c == case and name != "modellens" and ours and theirs:
+                print(f"{case} 8 GB file, whole process: modellens / {name} = {ours / theirs:.2f}")
     for name, miss in misses.items():
         if miss:
             print(f"{name} missed ({len(miss)}): {', '.join(miss)}")

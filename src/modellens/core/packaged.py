@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-import pkgutil
+import os
 from typing import Any
 
 __all__ = ["data_text", "data_json"]
+
+_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 
 
 def data_text(name: str) -> str:
     """``modellens/data/<name>`` as text; FileNotFoundError when the package lacks it.
 
-    ``pkgutil.get_data`` works from a wheel, a zip and a checkout alike, and unlike
-    ``importlib.resources`` costs no extra imports on the way to a command's first output.
+    Read next to the package's own files (an installed wheel and a checkout alike): no
+    ``importlib.resources`` / ``pkgutil`` machinery on the way to a command's first output.
     """
-    raw = pkgutil.get_data("modellens", f"data/{name}")
-    if raw is None:  # a loader that cannot read data files
-        raise FileNotFoundError(f"modellens/data/{name}")
-    return raw.decode("utf-8")
+    with open(os.path.join(_DATA, name), encoding="utf-8") as fh:
+        return fh.read()
 
 
 def data_json(name: str) -> Any:

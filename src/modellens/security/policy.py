@@ -61,6 +61,11 @@ class _Entry:
     prefix_len: int
 
 
+def _wild_order(e: _Entry) -> tuple[int, bool]:
+    """Wildcards are tried longest prefix first, a deny before an allow of the same length."""
+    return -e.prefix_len, e.status != "deny"
+
+
 def _entry(pattern: str, status: str, mode: str = "", reason: str = "") -> _Entry:
     star = pattern.find("*")
     return _Entry(pattern, status, mode, reason, len(pattern) if star < 0 else star)
@@ -88,6 +93,7 @@ class Policy:
                 p._add(_entry(pat, "allow", mode))
         for pat, reason in data.get("deny", {}).items():
             p._add(_entry(pat, "deny", reason=reason))
+        p.wild.sort(key=_wild_order)
         p.class_call = re.compile(data.get("class_call_names", r"^[A-Z]"))
         p.higher_order = {k: {int(i): m for i, m in v.items()}
                           for k, v in data.get("higher_order", {}).items()}
@@ -105,8 +111,7 @@ class Policy:
                     old.status == "allow" and _RANK[e.mode] > _RANK[old.mode]):
                 self.exact[e.pattern] = e
         else:
-            self.wild.append(e)
-            self.wild.sort(key=lambda x: (-x.prefix_len, x.status != "deny"))
+            self.wild.append(e)  # from_data sorts them once, longest prefix first
 
     def with_user_allow(self, patterns: Iterable[str]) -> "Policy":
         """A copy that also allows ``patterns`` (``module.name`` or ``module.*``) in call mode."""

@@ -168,10 +168,8 @@ def scan_paths(paths: Iterable[str | os.PathLike[str]], *, allow: Iterable[str] 
     """Scan files and folders; raises NotFoundError for a path that does not exist."""
     t0 = time.perf_counter()
     pol = policy or load_policy(allow, allow_files)
-    from ..hub import is_remote_source
-
     given = [str(p) for p in paths]
-    remote = [p for p in given if is_remote_source(p)]
+    remote = [p for p in given if not os.path.lexists(p) and _is_remote(p)]
     plist = [Path(p) for p in given if p not in remote]
     reports: list[FileReport] = []
     skipped: list[str] = []
@@ -202,6 +200,12 @@ def scan_paths(paths: Iterable[str | os.PathLike[str]], *, allow: Iterable[str] 
     source = ", ".join(given)
     return ScanReport(source, tuple(reports), pol.custom, pol.source, tuple(skipped),
                       time.perf_counter() - t0)
+
+
+def _is_remote(path: str) -> bool:
+    from ..hub import is_remote_source  # only for a path that is not on this machine
+
+    return is_remote_source(path)
 
 
 def _as_external(r: FileReport) -> FileReport:
