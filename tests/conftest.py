@@ -61,3 +61,14 @@ def assert_one_line_error(res: CLIResult, *fragments: str) -> None:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def fake_hub(tmp_path_factory):
+    """The local hub (tests/hub_server.py) serving the test repos over HTTP with Range support:
+    built once per session; tests add repos of their own under distinct names."""
+    from .hub_server import start_fake_hub
+
+    fx = start_fake_hub(tmp_path_factory.mktemp("hub-repos"))
+    yield fx
+    fx.server.stop()

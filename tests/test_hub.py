@@ -13,19 +13,12 @@ import pytest
 from modellens import ModelLensError
 from modellens.hub import (HubAuthError, HubNotFoundError, HubOfflineError, HubRateLimitError,
                            HubUnreachableError, RangeNotSupportedError, RemoteSpec, is_remote_source,
-                           open_source, parse_source, read_remote, resolve)
+                           open_source, parse_source, read_remote)
 from modellens.hub.http import PAGE, HTTPRangeSource, Segments, TransferStats, Transport
 from modellens.hub.tree import RemoteTree
 from modellens.layouts import read_path, read_tree
 
-from .hub_server import CLEARED_ENV, hub_environment, hf_url, start_fake_hub
-
-
-@pytest.fixture(scope="session")
-def fake_hub(tmp_path_factory):
-    fx = start_fake_hub(tmp_path_factory.mktemp("hub-repos"))
-    yield fx
-    fx.server.stop()
+from .hub_server import CLEARED_ENV, hub_environment, hf_url
 
 
 @pytest.fixture

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import assert_one_line_error, run_cli
-from .hub_server import CLEARED_ENV, hub_environment, start_fake_hub
-
-
-@pytest.fixture(scope="module")
-def fake_hub(tmp_path_factory):
-    fx = start_fake_hub(tmp_path_factory.mktemp("hub-cli-repos"))
-    yield fx
-    fx.server.stop()
+from .hub_server import CLEARED_ENV, hub_environment
 
 
 @pytest.fixture
